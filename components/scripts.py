@@ -1,0 +1,20 @@
+"""Host scripts (files in `scripts/`) rendered into the text pulumi-command runs.
+
+A rendered script is plain POSIX shell: `NAME='value'` lines, then the file.
+Values are shell-quoted; secrets never go here (they travel on stdin).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+SCRIPTS_DIR = Path(__file__).parent / "scripts"
+
+
+def render(script: str, docker_host: str | None = None, **variables: str) -> str:
+    """The text of `scripts/<script>` preceded by its input variables."""
+    lines = [f"{name}={shlex.quote(value)}" for name, value in variables.items()]
+    if docker_host:
+        lines.append(f"export DOCKER_HOST={shlex.quote(docker_host)}")
+    return "\n".join(lines) + "\n" + (SCRIPTS_DIR / script).read_text()

@@ -1,0 +1,108 @@
+"""WippServices: mongodb -> master -> wipp -> exec, each waiting for the one before."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from .config import Settings
+
+# Which storage places each service mounts (targets come from wipp:mountTargets).
+SERVICE_MOUNTS: dict[str, tuple[str, ...]] = {
+    "mongodb": ("wippdb",),
+    "master": (),
+    "wipp": ("wippdata", "pegasusdb", "pegasusdata"),
+    "exec": ("wippdata", "pegasusdb", "pegasusdata"),
+}
+
+
+@dataclass
+class WippServicesArgs:
+    settings: Settings
+    network_id: pulumi.Input[str]
+    mount_type: str  # "volume" or "bind"
+    mount_sources: dict[str, pulumi.Input[str]]
+    # In publish mode "host" the web service runs on this node, so the URL holds.
+    pinned_node_id: pulumi.Input[str] | None = None
+
+
+class WippServices(pulumi.ComponentResource):
+    """The four swarm services of NIST's setup.sh, in its order.
+
+    Each service has an explicit `depends_on` on the one before and a
+    `converge_config`, so Pulumi creates the next only once the previous one
+    runs 1/1. mongodb updates stop-first: one writer on its database files.
+    """
+
+    services: dict[str, docker.Service]
+
+    def __init__(self, name: str, args: WippServicesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wipp:services:WippServices", name, None, opts)
+        self._args = args
+        self.services = {}
+        previous: list[pulumi.Resource] = []
+        for service in ("mongodb", "master", "wipp", "exec"):
+            created = self._service(service, depends_on=previous)
+            self.services[service] = created
+            previous = [created]
+        self.register_outputs({key: svc.id for key, svc in self.services.items()})
+
+    def _service(self, service: str, depends_on: list[pulumi.Resource]) -> docker.Service:
+        settings = self._args.settings
+        return docker.Service(
+            service,
+            name=service,
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                    image=settings.images[service],
+                    args=settings.resolved_args(service),
+                    mounts=self._mounts(service),
+                ),
+                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=self._args.network_id)],
+                placement=self._placement(service),
+            ),
+            endpoint_spec=self._endpoint(service),
+            update_config=docker.ServiceUpdateConfigArgs(order="stop-first") if service == "mongodb" else None,
+            converge_config=docker.ServiceConvergeConfigArgs(
+                delay=settings.converge_interval,
+                timeout=settings.converge_timeout,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _mounts(self, service: str) -> list[docker.ServiceTaskSpecContainerSpecMountArgs]:
+        targets = self._args.settings.mount_targets
+        return [
+            docker.ServiceTaskSpecContainerSpecMountArgs(
+                type=self._args.mount_type,
+                source=self._args.mount_sources[key],
+                target=targets[key],
+            )
+            for key in SERVICE_MOUNTS[service]
+        ]
+
+    def _endpoint(self, service: str) -> docker.ServiceEndpointSpecArgs | None:
+        if service != "wipp":
+            return None
+        settings = self._args.settings
+        published = {"web": settings.web_port, "dashboard": settings.dashboard_port}
+        return docker.ServiceEndpointSpecArgs(
+            ports=[
+                docker.ServiceEndpointSpecPortArgs(
+                    name=key,
+                    protocol="tcp",
+                    target_port=settings.container_ports[key],
+                    published_port=published[key],
+                    publish_mode=settings.publish_mode,
+                )
+                for key in ("web", "dashboard")
+            ]
+        )
+
+    def _placement(self, service: str) -> docker.ServiceTaskSpecPlacementArgs | None:
+        if service != "wipp" or self._args.pinned_node_id is None:
+            return None
+        node_id = pulumi.Output.from_input(self._args.pinned_node_id)
+        return docker.ServiceTaskSpecPlacementArgs(constraints=[node_id.apply(lambda n: f"node.id=={n}")])
