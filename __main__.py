@@ -29,7 +29,7 @@ on_swarm = pulumi.ResourceOptions(providers=[docker_provider], depends_on=[swarm
 network = OverlayNetwork("network", OverlayNetworkArgs(settings.network_name), opts=on_swarm)
 storage = WippStorage("storage", WippStorageArgs(settings), opts=on_swarm)
 services = WippServices(
-    "wipp",
+    "services",
     WippServicesArgs(
         settings,
         network_id=network.network_id,

@@ -188,9 +188,9 @@ def _object(cfg: pulumi.Config, key: str, default: Any) -> Any:
 
 
 def is_valid_address(address: str) -> bool:
+    """An IPv4 address or a DNS host name (the swarm scripts advertise IPv4)."""
     try:
-        ipaddress.ip_address(address)
-        return True
+        return ipaddress.ip_address(address).version == 4
     except ValueError:
         pass
     if len(address) > 253 or not address or re.fullmatch(r"[0-9.]+", address):
@@ -210,7 +210,7 @@ def _parse_host(index: int, raw: Any) -> Host:
         raise _fail(f"{key}.name", name, "a host name of letters, digits, '.', '_' or '-'")
     address = raw.get("address")
     if not isinstance(address, str) or not is_valid_address(address):
-        raise _fail(f"{key}.address", address, "an IPv4/IPv6 address or a DNS host name")
+        raise _fail(f"{key}.address", address, "an IPv4 address or a DNS host name")
     role = raw.get("role")
     if role not in ("manager", "worker"):
         raise _fail(f"{key}.role", role, "manager or worker")

@@ -60,7 +60,7 @@ class WippServices(pulumi.ComponentResource):
                     args=settings.resolved_args(service),
                     mounts=self._mounts(service),
                 ),
-                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=self._args.network_id)],
+                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self._args.network_id)],
                 placement=self._placement(service),
             ),
             endpoint_spec=self._endpoint(service),

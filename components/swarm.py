@@ -66,7 +66,7 @@ class Swarm(pulumi.ComponentResource):
                     ADVERTISE_ADDR=host.address,
                 ),
                 delete=self._leave_script(host),
-                stdin=tokens[host.role].stdout,
+                stdin=pulumi.Output.secret(tokens[host.role].stdout),
                 opts=self._options(host, depends_on=[tokens[host.role], *self._firewall_of(manager)]),
             )
             self.node_ids[host.name] = join.stdout.apply(str.strip)

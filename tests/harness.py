@@ -1,0 +1,174 @@
+"""Runs `__main__.py` under Pulumi's mocks and records what it registers.
+
+The config is built as the Pulumi CLI builds it: the defaults declared in
+`Pulumi.yaml`, then the stack file, then the test's overrides.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.settings import get_root_resource
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-test-key\n-----END OPENSSH PRIVATE KEY-----"
+DELETE = object()  # an override value that removes the key
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`wipp:*` keys as the CLI would pass them for `stack`, with overrides applied."""
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    config: dict[str, Any] = {
+        f"wipp:{key}": schema["default"] for key, schema in project["config"].items() if "default" in schema
+    }
+    config.update(yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"])
+    if stack == "multi":
+        config["wipp:sshPrivateKey"] = FAKE_SSH_KEY
+    for key, value in (overrides or {}).items():
+        if value is DELETE:
+            config.pop(f"wipp:{key}", None)
+        else:
+            config[f"wipp:{key}"] = value
+    return config
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)  # booleans -> true/false, numbers, objects and lists as JSON
+
+
+@dataclass
+class Registered:
+    """One resource as the engine saw it: inputs and options."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    parent: str
+    provider: str
+    retain_on_delete: bool
+    delete_before_replace: bool
+    additional_secret_outputs: list[str]
+    raw_inputs: Any  # the wire form, where secrets are still marked
+
+    def secret_inputs(self) -> set[str]:
+        """Top-level input names that travel to the engine marked secret."""
+        wire = json_format.MessageToDict(self.raw_inputs)
+        return {key for key, value in wire.items() if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig}
+
+
+@dataclass
+class Deployment:
+    resources: list[Registered] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Registered:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, got {[r.name for r in self.resources]}"
+        return matches[0]
+
+    def by_urn(self, urn: str) -> Registered:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+class WippMocks(pulumi.runtime.Mocks):
+    """Plays the providers: commands print what the real scripts print."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        if args.typ.startswith("command:"):
+            create = args.inputs.get("create", "")
+            if "docker swarm join-token" in create:
+                role = "worker" if "ROLE='worker'" in create or "ROLE=worker" in create else "manager"
+                state["stdout"] = f"SWMTKN-1-test-{role}-token"
+            elif "docker swarm init" in create or "docker swarm join " in create:
+                state["stdout"] = f"node-{args.name}"
+            else:
+                state["stdout"] = ""
+        if args.typ == "docker:index/network:Network":
+            return f"net-{args.inputs['name']}", state
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        return {}, None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A MockMonitor that also keeps each registration's dependencies and options."""
+
+    def __init__(self, mocks_: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks_)
+        self.deployment = Deployment()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.deployment.resources.append(
+                Registered(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    dependencies=list(request.dependencies),
+                    parent=request.parent,
+                    provider=request.provider,
+                    retain_on_delete=request.retainOnDelete,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                    raw_inputs=request.object,
+                )
+            )
+        return response
+
+
+def run_program(
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    preview: bool = False,
+    record_into: Deployment | None = None,
+) -> Deployment:
+    """Runs the program for `stack` under mocks; raises what the program raises.
+
+    `record_into` receives the registrations even when the program raises.
+    """
+    config = stack_config(stack, overrides)
+    monitor = RecordingMonitor(WippMocks())
+    if record_into is not None:
+        monitor.deployment = record_into
+    pulumi.runtime.set_mocks(WippMocks(), project="wipp", stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {key: _as_config_string(value) for key, value in config.items()},
+        [key for key in config if key == "wipp:sshPrivateKey"],
+    )
+    deployment = monitor.deployment
+
+    def program() -> pulumi.Output[Any]:
+        runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        exported = get_root_resource().outputs  # type: ignore[union-attr]
+
+        async def collect() -> None:
+            for key, value in exported.items():
+                output = pulumi.Output.from_input(value)
+                if await output.is_secret():
+                    deployment.secret_outputs.add(key)
+                deployment.outputs[key] = await output.future()
+
+        return pulumi.Output.from_input(collect())
+
+    mocks.test(program)()
+    return deployment
