@@ -48,10 +48,7 @@ pulumi.export("services", {key: svc.name for key, svc in services.services.items
 pulumi.export("images", settings.images)
 pulumi.export(
     "nodes",
-    [
-        {"name": h.name, "address": h.address, "role": h.role, "nodeId": swarm.node_ids[h.name]}
-        for h in settings.hosts
-    ],
+    [{"name": h.name, "address": h.address, "role": h.role, "nodeId": swarm.node_ids[h.name]} for h in settings.hosts],
 )
 pulumi.export("storage", {"mode": storage.mount_type, "sources": storage.sources})
 pulumi.export("workerJoinToken", swarm.worker_join_token)

@@ -256,7 +256,8 @@ def _parse_storage(cfg: pulumi.Config, host_count: int) -> Storage:
                 raise _fail(f"storage.names.{key}", name, f"a volume name for one of {list(STORAGE_KEYS)}")
         if host_count > 1:
             raise _fail(
-                "storage.mode", mode,
+                "storage.mode",
+                mode,
                 f"bind with shared folders: named volumes live on one host and {host_count} hosts are configured",
             )
         return Storage("volume", names)
@@ -338,7 +339,8 @@ def _check_hosts_inside(hosts: list[Host], sources: list[str]) -> None:
             continue  # a host name: cannot be checked before it resolves on the hosts
         if not any(ip in net for net in networks if net.version == ip.version):
             raise _fail(
-                f"hosts[{index}].address", host.address,
+                f"hosts[{index}].address",
+                host.address,
                 f"an address inside wipp:allowedSources {sources}, or swarm traffic between hosts is blocked",
             )
 

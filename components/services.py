@@ -57,8 +57,8 @@ class WippServices(pulumi.ComponentResource):
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=settings.images[service],
-                    args=settings.resolved_args(service),
-                    mounts=self._mounts(service),
+                    args=settings.resolved_args(service) or None,
+                    mounts=self._mounts(service) or None,
                 ),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self._args.network_id)],
                 placement=self._placement(service),

@@ -65,7 +65,7 @@ class Registered:
     def secret_inputs(self) -> set[str]:
         """Top-level input names that travel to the engine marked secret."""
         wire = json_format.MessageToDict(self.raw_inputs)
-        return {key for key, value in wire.items() if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig}
+        return {key for key, value in wire.items() if _is_secret(value)}
 
 
 @dataclass
@@ -108,6 +108,21 @@ class WippMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def _plain(value: Any) -> Any:
+    """The value with secret wrappers removed (tests check secrecy on the wire form)."""
+    if isinstance(value, dict):
+        if _is_secret(value):
+            return _plain(value["value"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 class RecordingMonitor(mocks.MockMonitor):
     """A MockMonitor that also keeps each registration's dependencies and options."""
 
@@ -123,7 +138,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    inputs=_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)),
                     dependencies=list(request.dependencies),
                     parent=request.parent,
                     provider=request.provider,

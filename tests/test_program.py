@@ -1,0 +1,77 @@
+"""The stack as a whole: outputs, secrets, provider order and destroy safety."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness import FAKE_SSH_KEY, run_program
+
+
+@pytest.mark.parametrize("stack", ["single", "multi"])
+def test_outputs(stack: str) -> None:
+    deployment = run_program(stack)
+    address = "127.0.0.1" if stack == "single" else "192.0.2.10"
+    assert deployment.outputs["webUrl"] == f"http://{address}:18080"
+    assert deployment.outputs["dashboardUrl"] == f"https://{address}:15005"
+    assert deployment.outputs["managerAddress"] == address
+    assert deployment.outputs["services"] == {s: s for s in ("mongodb", "master", "wipp", "exec")}
+    assert deployment.outputs["images"]["exec"] == "wipp/wipp_executor:2.2.0"
+    assert len(deployment.outputs["nodes"]) == (1 if stack == "single" else 3)
+
+
+@pytest.mark.parametrize("stack", ["single", "multi"])
+def test_tokens_and_keys_are_only_exported_as_secrets(stack: str) -> None:
+    deployment = run_program(stack)
+    assert deployment.secret_outputs == {"workerJoinToken", "managerJoinToken"}
+    assert deployment.outputs["workerJoinToken"] == "SWMTKN-1-test-worker-token"
+    plain = json.dumps({k: v for k, v in deployment.outputs.items() if k not in deployment.secret_outputs})
+    assert "SWMTKN" not in plain and "PRIVATE KEY" not in plain
+
+
+def test_ssh_key_travels_only_as_a_secret() -> None:
+    deployment = run_program("multi")
+    remote = deployment.of_type("command:remote:Command")
+    assert remote
+    for command in remote:
+        assert command.inputs["connection"]["privateKey"] == FAKE_SSH_KEY
+        assert "connection" in command.secret_inputs()
+    for resource in deployment.resources:
+        if resource.type.startswith("docker:") or resource.type == "pulumi:providers:docker":
+            assert "PRIVATE KEY" not in json.dumps(resource.inputs, default=str)
+
+
+def test_docker_provider_waits_for_the_whole_swarm() -> None:
+    deployment = run_program("multi")
+    provider = deployment.named("swarm-manager")
+    for name in ("swarm-init-wipp-manager", "swarm-join-wipp-worker-1", "swarm-join-wipp-worker-2"):
+        assert deployment.named(name).urn in provider.dependencies
+
+
+def test_components_have_type_tokens_and_children() -> None:
+    deployment = run_program("multi")
+    providers = ("command:", "docker:", "pulumi:")
+    components = {r.name: r.type for r in deployment.resources if not r.type.startswith(providers)}
+    assert components == {
+        "firewall-wipp-manager": "wipp:firewall:HostFirewall",
+        "firewall-wipp-worker-1": "wipp:firewall:HostFirewall",
+        "firewall-wipp-worker-2": "wipp:firewall:HostFirewall",
+        "swarm": "wipp:swarm:Swarm",
+        "network": "wipp:network:OverlayNetwork",
+        "storage": "wipp:storage:WippStorage",
+        "services": "wipp:services:WippServices",
+    }
+    assert deployment.named("mongodb").parent == deployment.named("services").urn
+    assert deployment.named("swarm-worker-token").parent == deployment.named("swarm").urn
+
+
+def test_only_data_is_retained_on_destroy() -> None:
+    deployment = run_program("single")
+    retained = {r.name for r in deployment.resources if r.retain_on_delete}
+    assert retained == {"storage-wippdb", "storage-wippdata", "storage-pegasusdb", "storage-pegasusdata"}
+
+
+def test_preview_registers_the_same_resources() -> None:
+    applied = [r.name for r in run_program("multi").resources]
+    previewed = [r.name for r in run_program("multi", preview=True).resources]
+    assert sorted(previewed) == sorted(applied)

@@ -1,0 +1,99 @@
+"""Swarm: init on the first manager, secret tokens, idempotent joins, leave only when asked."""
+
+from __future__ import annotations
+
+import re
+
+from harness import Deployment, run_program
+
+
+def _urns(deployment: Deployment, *names: str) -> set[str]:
+    return {deployment.named(n).urn for n in names}
+
+
+def test_init_runs_on_the_first_manager_with_its_address() -> None:
+    deployment = run_program("multi")
+    init = deployment.named("swarm-init-wipp-manager")
+    assert init.type == "command:remote:Command"
+    assert init.inputs["connection"]["host"] == "192.0.2.10"
+    assert init.inputs["connection"]["user"] == "ubuntu"
+    assert "ADVERTISE_ADDR=192.0.2.10\n" in init.inputs["create"]
+    assert 'docker swarm init --advertise-addr "$addr" --listen-addr "$addr"' in init.inputs["create"]
+    assert init.delete_before_replace
+    # The join command that init prints carries the token: it must not reach the log.
+    assert re.search(r"docker swarm init [^\n]*>/dev/null", init.inputs["create"])
+
+
+def test_single_stack_runs_locally_without_ssh() -> None:
+    deployment = run_program("single")
+    commands = [r for r in deployment.resources if r.type.startswith("command:")]
+    assert commands and all(r.type == "command:local:Command" for r in commands)
+    assert not [r for r in deployment.resources if r.name.startswith("swarm-join-")]
+
+
+def test_tokens_are_secret_and_never_logged() -> None:
+    deployment = run_program("multi")
+    for role in ("worker", "manager"):
+        token = deployment.named(f"swarm-{role}-token")
+        assert f"ROLE={role}\n" in token.inputs["create"]
+        assert "stdout" in token.additional_secret_outputs
+        assert token.inputs["logging"] == "stderr"
+        assert token.inputs["addPreviousOutputInEnv"] is False
+        assert deployment.named("swarm-init-wipp-manager").urn in token.dependencies
+
+
+def test_workers_join_with_the_worker_token_on_stdin_as_a_secret() -> None:
+    deployment = run_program("multi")
+    for worker, address in (("wipp-worker-1", "192.0.2.11"), ("wipp-worker-2", "192.0.2.12")):
+        join = deployment.named(f"swarm-join-{worker}")
+        assert join.inputs["connection"]["host"] == address
+        assert join.inputs["stdin"] == "SWMTKN-1-test-worker-token"
+        assert {"stdin", "connection"} <= join.secret_inputs()
+        assert "SWMTKN" not in join.inputs["create"]
+        assert "ROLE=worker\nMANAGER_ADDR=192.0.2.10\n" in join.inputs["create"]
+        assert join.delete_before_replace
+        # Joins wait for the token and for the firewalls of both ends.
+        assert _urns(deployment, "swarm-worker-token", "firewall-wipp-manager-ufw", f"firewall-{worker}-ufw") <= set(
+            join.dependencies
+        )
+
+
+def test_extra_managers_join_as_managers() -> None:
+    hosts = [
+        {"name": "m1", "address": "192.0.2.1", "role": "manager"},
+        {"name": "m2", "address": "192.0.2.2", "role": "manager"},
+        {"name": "w1", "address": "192.0.2.3", "role": "worker"},
+    ]
+    deployment = run_program("multi", {"hosts": hosts})
+    assert [r.name for r in deployment.resources if r.name.startswith("swarm-init-")] == ["swarm-init-m1"]
+    m2 = deployment.named("swarm-join-m2")
+    assert m2.inputs["stdin"] == "SWMTKN-1-test-manager-token"
+    assert "ROLE=manager\n" in m2.inputs["create"]
+    assert "FORCE=true\n" in m2.inputs["delete"]
+    assert "FORCE=false\n" in deployment.named("swarm-join-w1").inputs["delete"]
+
+
+def test_destroy_keeps_the_swarm_unless_asked() -> None:
+    kept = run_program("multi")
+    for name in ("swarm-init-wipp-manager", "swarm-join-wipp-worker-1"):
+        assert "LEAVE=false\n" in kept.named(name).inputs["delete"]
+    left = run_program("multi", {"leaveSwarmOnDestroy": True})
+    for name in ("swarm-init-wipp-manager", "swarm-join-wipp-worker-1"):
+        assert "LEAVE=true\n" in left.named(name).inputs["delete"]
+
+
+def test_node_ids_come_from_the_commands() -> None:
+    nodes = run_program("multi").outputs["nodes"]
+    assert [(n["name"], n["role"], n["nodeId"]) for n in nodes] == [
+        ("wipp-manager", "manager", "node-swarm-init-wipp-manager"),
+        ("wipp-worker-1", "worker", "node-swarm-join-wipp-worker-1"),
+        ("wipp-worker-2", "worker", "node-swarm-join-wipp-worker-2"),
+    ]
+
+
+def test_local_scripts_use_the_configured_docker_host() -> None:
+    deployment = run_program("single", {"dockerHost": "unix:///tmp/test/docker.sock"})
+    init = deployment.named("swarm-init-wipp-host").inputs["create"]
+    assert "export DOCKER_HOST=unix:///tmp/test/docker.sock\n" in init
+    remote = run_program("multi", {"dockerHost": "tcp://192.0.2.10:2376"}).named("swarm-join-wipp-worker-1")
+    assert "DOCKER_HOST" not in remote.inputs["create"]
