@@ -85,6 +85,7 @@ class Settings:
     web_port: int
     dashboard_port: int
     publish_mode: str
+    endpoint_mode: str
     allowed_sources: list[str]
     manage_firewall: bool
     leave_swarm_on_destroy: bool
@@ -376,6 +377,14 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
     if publish_mode not in ("ingress", "host"):
         raise _fail("publishMode", publish_mode, "ingress or host")
 
+    endpoint_mode = _require_str(cfg, "endpointMode")
+    if endpoint_mode not in ("vip", "dnsrr"):
+        raise _fail("endpointMode", endpoint_mode, "vip or dnsrr")
+    if endpoint_mode == "dnsrr" and publish_mode == "ingress":
+        raise _fail(
+            "endpointMode", endpoint_mode, "vip while wipp:publishMode is ingress (dnsrr needs publishMode host)"
+        )
+
     needs_ssh = [h.name for h in hosts if not h.local]
     ssh_private_key = cfg.get_secret("sshPrivateKey")
     if needs_ssh and ssh_private_key is None:
@@ -402,6 +411,7 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
         web_port=web_port,
         dashboard_port=dashboard_port,
         publish_mode=publish_mode,
+        endpoint_mode=endpoint_mode,
         allowed_sources=allowed_sources,
         manage_firewall=_bool(cfg, "manageFirewall"),
         leave_swarm_on_destroy=_bool(cfg, "leaveSwarmOnDestroy"),

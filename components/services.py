@@ -83,12 +83,13 @@ class WippServices(pulumi.ComponentResource):
             for key in SERVICE_MOUNTS[service]
         ]
 
-    def _endpoint(self, service: str) -> docker.ServiceEndpointSpecArgs | None:
-        if service != "wipp":
-            return None
+    def _endpoint(self, service: str) -> docker.ServiceEndpointSpecArgs:
         settings = self._args.settings
+        if service != "wipp":
+            return docker.ServiceEndpointSpecArgs(mode=settings.endpoint_mode)
         published = {"web": settings.web_port, "dashboard": settings.dashboard_port}
         return docker.ServiceEndpointSpecArgs(
+            mode=settings.endpoint_mode,
             ports=[
                 docker.ServiceEndpointSpecPortArgs(
                     name=key,
@@ -98,7 +99,7 @@ class WippServices(pulumi.ComponentResource):
                     publish_mode=settings.publish_mode,
                 )
                 for key in ("web", "dashboard")
-            ]
+            ],
         )
 
     def _placement(self, service: str) -> docker.ServiceTaskSpecPlacementArgs | None:

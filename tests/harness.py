@@ -61,6 +61,8 @@ class Registered:
     delete_before_replace: bool
     additional_secret_outputs: list[str]
     raw_inputs: Any  # the wire form, where secrets are still marked
+    mock_id: str = ""  # what the mocks answered: the engine suite maps these to real values
+    mock_outputs: dict[str, Any] = field(default_factory=dict)
 
     def secret_inputs(self) -> set[str]:
         """Top-level input names that travel to the engine marked secret."""
@@ -146,6 +148,8 @@ class RecordingMonitor(mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     raw_inputs=request.object,
+                    mock_id=response.id,
+                    mock_outputs=self.resources[response.urn].state if response.urn in self.resources else {},
                 )
             )
         return response

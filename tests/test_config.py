@@ -131,6 +131,13 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ),
     ("web-port-is-swarm-port", "single", {"webPort": 2377}, ["wipp:webPort", "2377", "swarm management"]),
     ("publish-mode", "single", {"publishMode": "nodeport"}, ["wipp:publishMode", "'nodeport'", "ingress or host"]),
+    ("endpoint-mode", "single", {"endpointMode": "rr"}, ["wipp:endpointMode", "'rr'", "vip or dnsrr"]),
+    (
+        "dnsrr-with-ingress",
+        "single",
+        {"endpointMode": "dnsrr"},
+        ["wipp:endpointMode", "'dnsrr'", "needs publishMode host"],
+    ),
     ("cidr-garbage", "single", {"allowedSources": ["lab-net"]}, ["wipp:allowedSources[0]", "'lab-net'", "CIDR"]),
     (
         "cidr-prefix-too-long",

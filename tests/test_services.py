@@ -73,7 +73,14 @@ def test_only_wipp_publishes_web_and_dashboard() -> None:
         ("dashboard", 15005, 5005, "ingress", "tcp"),
     ]
     for service in ("mongodb", "master", "exec"):
-        assert "endpointSpec" not in deployment.named(service).inputs
+        assert deployment.named(service).inputs["endpointSpec"] == {"mode": "vip"}
+    assert deployment.named("wipp").inputs["endpointSpec"]["mode"] == "vip"
+
+
+def test_dnsrr_endpoint_mode_for_kernels_without_ipvs() -> None:
+    deployment = run_program("single", {"publishMode": "host", "endpointMode": "dnsrr"})
+    for service in ORDER:
+        assert deployment.named(service).inputs["endpointSpec"]["mode"] == "dnsrr"
 
 
 def test_host_publish_mode_pins_wipp_to_the_manager() -> None:

@@ -1,0 +1,39 @@
+"""Fixtures for the tests that need a real Docker Engine.
+
+`.ci/run` starts two private engines, each in a network namespace of its own
+joined by a veth pair, and exports where they are. Without them (no root, no
+dockerd) these tests skip with the reason, unless WIPP_REQUIRE_ENGINE=1 (CI),
+where a missing engine is a failure.
+"""
+
+from __future__ import annotations
+
+import pytest
+import standin_images
+from docker_api import run_script
+from engine_hosts import EngineHost, engine_overrides, host_from_environment
+from harness import run_program
+
+VERSIONS = ("2.1.0", "2.2.0")
+
+
+@pytest.fixture(scope="session")
+def manager() -> EngineHost:
+    return host_from_environment("manager")
+
+
+@pytest.fixture(scope="session")
+def worker() -> EngineHost:
+    return host_from_environment("worker")
+
+
+@pytest.fixture(scope="session")
+def swarm(manager: EngineHost) -> str:
+    """The manager in a swarm, initialized by the program's own init command; its node ID."""
+    init = run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["create"]
+    return run_script(init).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def images(manager: EngineHost, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    return standin_images.build(manager.engine, tmp_path_factory.mktemp("standins"), VERSIONS, "mongo:3.4")

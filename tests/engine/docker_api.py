@@ -1,0 +1,114 @@
+"""A small Docker Engine API client over a unix socket (tests only; no SDK needed)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+API = "/v1.41"  # Debian's docker.io 20.10 speaks 1.41
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._socket_path = socket_path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._socket_path)
+
+
+class Engine:
+    """One dockerd, reached at `docker_host` (unix://...)."""
+
+    def __init__(self, docker_host: str, netns: str | None = None) -> None:
+        if not docker_host.startswith("unix://"):
+            raise ValueError(f"tests talk to a private engine on a unix socket, not {docker_host}")
+        self.docker_host = docker_host
+        self.socket_path = docker_host.removeprefix("unix://")
+        self.netns = netns  # the network namespace the engine runs in, if any
+
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+        url = API + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        connection = _UnixConnection(self.socket_path, timeout=60)
+        try:
+            payload = json.dumps(body) if body is not None else None
+            connection.request(method, url, body=payload, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
+        if response.status >= 400:
+            raise EngineError(f"{method} {path}: {response.status} {data.decode(errors='replace').strip()}")
+        return json.loads(data) if data and data[:1] in (b"{", b"[") else None
+
+    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The docker CLI against this engine (for what the seed's setup.sh does)."""
+        return run(["docker", *args], self.docker_host, stdin=stdin, check=check)
+
+    # -- queries used by the tests -------------------------------------------------
+    def services(self) -> dict[str, dict[str, Any]]:
+        return {s["Spec"]["Name"]: s for s in self.request("GET", "/services")}
+
+    def running_tasks(self, service: str) -> int:
+        tasks = self.request("GET", "/tasks", query={"filters": json.dumps({"service": [service]})})
+        return sum(1 for t in tasks if t["Status"]["State"] == "running" and t["DesiredState"] == "running")
+
+    def volume_mountpoint(self, name: str) -> str:
+        return self.request("GET", f"/volumes/{name}")["Mountpoint"]
+
+    def http_get(self, port: int, path: str = "/", address: str = "127.0.0.1") -> str | None:
+        """GET inside the engine's network namespace; None when nothing answers."""
+        fetch = (
+            "import sys, urllib.request;"
+            "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())"
+        )
+        command = [sys.executable, "-c", fetch, f"http://{address}:{port}{path}"]
+        if self.netns:
+            command = ["nsenter", f"--net={self.netns}", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+        return result.stdout if result.returncode == 0 else None
+
+
+def run(
+    command: list[str], docker_host: str | None = None, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Runs a command with a clean environment: PATH, and DOCKER_HOST when given."""
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host
+    result = subprocess.run(command, input=stdin or "", capture_output=True, text=True, env=env, timeout=120)
+    if check and result.returncode != 0:
+        raise EngineError(f"{command[:3]} exited {result.returncode}: {result.stderr.strip()}")
+    return result
+
+
+def run_script(
+    script: str, docker_host: str | None = None, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """A script text, as pulumi-command's local provider runs it: `/bin/sh -c`."""
+    return run(["/bin/sh", "-c", script], docker_host, stdin, check)
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, interval: float, what: str) -> Any:
+    """Polls `condition` every `interval` seconds, at most `timeout` seconds in all."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not reached within {timeout} s")
+        time.sleep(interval)

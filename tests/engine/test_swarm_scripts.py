@@ -1,0 +1,106 @@
+"""The exact swarm init / token / join / leave text the program hands to pulumi-command,
+run against real engines: the manager's and a worker's, in namespaces of their own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from docker_api import run_script
+from engine_hosts import EngineHost, engine_overrides
+from harness import Deployment, run_program
+
+TOKEN = re.compile(r"^SWMTKN-1-[0-9a-z]+-[0-9a-z]+$")
+
+
+def _two_host_program(manager: EngineHost, worker: EngineHost, leave: bool) -> Deployment:
+    hosts = [
+        {"name": "manager", "address": manager.address, "role": "manager"},
+        {"name": "worker", "address": worker.address, "role": "worker"},
+    ]
+    return run_program("multi", {"hosts": hosts, "allowedSources": [], "leaveSwarmOnDestroy": leave})
+
+
+def _swarm_state(host: EngineHost) -> str:
+    return host.engine.request("GET", "/info")["Swarm"]["LocalNodeState"]
+
+
+def test_init_again_is_a_no_op_that_prints_the_same_node(manager: EngineHost, swarm: str) -> None:
+    init = run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["create"]
+    again = run_script(init)
+    assert again.returncode == 0
+    assert again.stdout.strip() == swarm
+    assert "already in a swarm" in again.stderr
+    info = manager.engine.request("GET", "/info")["Swarm"]
+    assert info["NodeID"] == swarm and info["ControlAvailable"] is True
+    assert info["NodeAddr"] == manager.address  # the advertise address the script was given
+
+
+def test_token_commands_print_one_token_and_nothing_else(manager: EngineHost, swarm: str) -> None:
+    deployment = run_program("single", engine_overrides(manager))
+    tokens = {}
+    for role in ("worker", "manager"):
+        result = run_script(deployment.named(f"swarm-{role}-token").inputs["create"])
+        assert TOKEN.match(result.stdout.strip()), result.stdout
+        assert result.stdout.count("\n") == 1
+        tokens[role] = result.stdout.strip()
+    assert tokens["worker"] != tokens["manager"]
+    assert tokens["worker"] == manager.engine.request("GET", "/swarm")["JoinTokens"]["Worker"]
+
+
+@pytest.fixture
+def joined_worker(manager: EngineHost, worker: EngineHost, swarm: str) -> Iterator[EngineHost]:
+    yield worker
+    # Whatever the test did, leave the worker out of the swarm and the manager's node list.
+    if _swarm_state(worker) != "inactive":
+        worker.engine.cli("swarm", "leave", "--force", check=False)
+    for node in manager.engine.request("GET", "/nodes"):
+        if node["ID"] != swarm:
+            manager.engine.request("DELETE", f"/nodes/{node['ID']}", query={"force": "true"})
+
+
+def test_join_and_leave_are_idempotent(manager: EngineHost, joined_worker: EngineHost, swarm: str) -> None:
+    worker = joined_worker
+    keep = _two_host_program(manager, worker, leave=False)
+    leave = _two_host_program(manager, worker, leave=True)
+    token = run_script(keep.named("swarm-worker-token").inputs["create"], manager.engine.docker_host).stdout.strip()
+    join = keep.named("swarm-join-worker").inputs["create"]
+    assert "SWMTKN" not in join  # the token travels on stdin only
+
+    first = run_script(join, worker.engine.docker_host, stdin=token)
+    assert _swarm_state(worker) == "active"
+    node_id = first.stdout.strip()
+    nodes = {n["ID"]: n for n in manager.engine.request("GET", "/nodes")}
+    assert nodes[node_id]["Spec"]["Role"] == "worker"
+    assert nodes[node_id]["Status"]["Addr"] == worker.address
+    assert token not in first.stdout + first.stderr
+
+    second = run_script(join, worker.engine.docker_host, stdin=token)
+    assert second.stdout.strip() == node_id
+    assert "already in a swarm" in second.stderr
+
+    # Destroy with the default switch keeps the node in the swarm.
+    kept = run_script(keep.named("swarm-join-worker").inputs["delete"], worker.engine.docker_host)
+    assert "keeping this node" in kept.stderr and _swarm_state(worker) == "active"
+
+    # With wipp:leaveSwarmOnDestroy true it leaves, and leaving again is a no-op.
+    run_script(leave.named("swarm-join-worker").inputs["delete"], worker.engine.docker_host)
+    assert _swarm_state(worker) == "inactive"
+    again = run_script(leave.named("swarm-join-worker").inputs["delete"], worker.engine.docker_host)
+    assert "not in a swarm" in again.stderr
+
+
+def test_join_without_a_token_fails_clearly(manager: EngineHost, joined_worker: EngineHost, swarm: str) -> None:
+    join = _two_host_program(manager, joined_worker, leave=False).named("swarm-join-worker").inputs["create"]
+    result = run_script(join, joined_worker.engine.docker_host, stdin="", check=False)
+    assert result.returncode != 0
+    assert "no worker join token on stdin" in result.stderr
+    assert _swarm_state(joined_worker) == "inactive"
+
+
+def test_manager_destroy_keeps_the_swarm_by_default(manager: EngineHost, swarm: str) -> None:
+    delete = run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["delete"]
+    result = run_script(delete)
+    assert result.returncode == 0 and "keeping this node" in result.stderr
+    assert _swarm_state(manager) == "active"
