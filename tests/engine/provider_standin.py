@@ -16,7 +16,9 @@ and it is kept small on purpose:
   10 s until the converge `timeout`; an update waits 7 s before its first check;
   both end with a 2 s read-back;
 - values the mocks made up (resource ids, command stdout) are replaced by the
-  real ones once known, as the engine resolves outputs.
+  real ones once known, as the engine resolves outputs;
+- a service is deleted without waiting (as upstream does without a stop grace
+  period); the network is deleted once no container is attached to it.
 
 It does not diff, refresh, plan replacements or open SSH sessions.
 """
@@ -110,8 +112,8 @@ class ProviderStandIn:
                 continue  # left where it is, as Pulumi's retain_on_delete does
             if resource.type == "docker:index/service:Service":
                 self.engine.request("DELETE", f"/services/{real_id}")
-                self._wait_until_gone(inputs["name"])
             elif resource.type == "docker:index/network:Network":
+                self._wait_until_detached(real_id)
                 self.engine.request("DELETE", f"/networks/{real_id}")
             elif resource.type == "docker:index/volume:Volume":
                 self.engine.request("DELETE", f"/volumes/{real_id}")
@@ -184,15 +186,12 @@ class ProviderStandIn:
         ]
         return len(running) == 1
 
-    def _wait_until_gone(self, name: str) -> None:
+    def _wait_until_detached(self, network_id: str) -> None:
+        """Removed services' containers take a few seconds to leave the network."""
         deadline = time.monotonic() + 60
-        while self.engine.request(
-            "GET",
-            "/containers/json",
-            query={"all": "1", "filters": f'{{"label":["com.docker.swarm.service.name={name}"]}}'},
-        ):
+        while self.engine.request("GET", f"/networks/{network_id}").get("Containers"):
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"containers of service {name} still there after 60 s")
+                raise TimeoutError(f"network {network_id} still has containers after 60 s")
             time.sleep(0.2)
 
     # -- helpers ----------------------------------------------------------------------
@@ -247,8 +246,8 @@ def service_spec(inputs: dict[str, Any]) -> dict[str, Any]:
                 {
                     "Name": p.get("name", ""),
                     "Protocol": p.get("protocol", "tcp"),
-                    "TargetPort": p["targetPort"],
-                    "PublishedPort": p["publishedPort"],
+                    "TargetPort": int(p["targetPort"]),  # Pulumi numbers arrive as floats
+                    "PublishedPort": int(p["publishedPort"]),
                     "PublishMode": p.get("publishMode", "ingress"),
                 }
                 for p in endpoint.get("ports", [])
