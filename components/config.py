@@ -251,7 +251,10 @@ def _parse_storage(cfg: pulumi.Config, host_count: int) -> Storage:
         raise _fail("storage", raw, "{mode: volume} or {mode: bind, paths: {wippdb: /abs/path, ...}}")
     mode = raw["mode"]
     if mode == "volume":
-        names = {**SEED_VOLUME_NAMES, **raw.get("names", {})}
+        overrides = raw.get("names", {})
+        if not isinstance(overrides, dict):
+            raise _fail("storage.names", overrides, f"an object of volume names for {list(STORAGE_KEYS)}")
+        names = {**SEED_VOLUME_NAMES, **overrides}
         for key, name in names.items():
             if key not in STORAGE_KEYS or not isinstance(name, str) or not _NAME.match(name):
                 raise _fail(f"storage.names.{key}", name, f"a volume name for one of {list(STORAGE_KEYS)}")

@@ -107,6 +107,18 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "wippdata": "/srv/w/db"}}},
         ["wipp:storage.paths", "four different folders"],
     ),
+    (
+        "volume-names-not-object",
+        "single",
+        {"storage": {"mode": "volume", "names": ["a"]}},
+        ["wipp:storage.names", "an object of volume names"],
+    ),
+    (
+        "volume-name-unknown-key",
+        "single",
+        {"storage": {"mode": "volume", "names": {"logs": "v"}}},
+        ["wipp:storage.names.logs"],
+    ),
     ("unknown-storage-mode", "single", {"storage": {"mode": "nfs"}}, ["wipp:storage", "{mode: volume}"]),
     (
         "volumes-on-several-hosts",
