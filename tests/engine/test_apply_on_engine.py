@@ -6,9 +6,11 @@ upgrade in place, then the timing against a setup.sh-style baseline.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,19 @@ def _program(manager: EngineHost, version: str = "2.2.0", memory: str = "6G") ->
 
 def _volume_file(manager: EngineHost, volume: str, name: str) -> Path:
     return Path(manager.engine.volume_mountpoint(volume)) / name
+
+
+def _engine_time(stamp: str) -> datetime:
+    """An Engine API timestamp (RFC 3339, nanoseconds) as a datetime (microseconds)."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00")
+
+
+def _running_since(manager: EngineHost, service: str) -> datetime:
+    tasks = manager.engine.request("GET", "/tasks", query={"filters": json.dumps({"service": [service]})})
+    running = [t for t in tasks if t["Status"]["State"] == "running"]
+    assert len(running) == 1, f"{service}: {len(running)} running tasks"
+    return _engine_time(running[0]["Status"]["Timestamp"])
 
 
 def _all_up(manager: EngineHost) -> bool:
@@ -77,10 +92,13 @@ def standin(manager: EngineHost, swarm: str, images: list[str]) -> Iterator[Prov
 def test_bring_up_in_order_with_the_configured_contract(manager: EngineHost, standin: ProviderStandIn) -> None:
     standin.up(_program(manager))
 
-    # Each service was created only after the one before ran 1/1.
+    # Each service was created only after the one before ran 1/1: by the stand-in's clock,
+    # and by the engine's own timestamps.
     timings = standin.timings
+    services = manager.engine.services()
     for before, after in zip(ORDER, ORDER[1:], strict=False):
         assert timings[before].running_at < timings[after].created_at, (before, after)
+        assert _engine_time(services[after]["CreatedAt"]) > _running_since(manager, before), (before, after)
     assert all(manager.engine.running_tasks(name) == 1 for name in ORDER)
 
     # The web port answers, and wipp resolved both names it was given on the overlay network.
