@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -50,7 +50,6 @@ _IMAGE = re.compile(
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
-_PLACEHOLDER = re.compile(r"{([^{}]*)}")
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ class Settings:
     ssh_private_key: pulumi.Output[str] | None
     service_args: dict[str, list[str]]
     mount_targets: dict[str, str]
-    container_ports: dict[str, int] = field(default_factory=dict)
+    container_ports: dict[str, int]
 
     @property
     def managers(self) -> list[Host]:
@@ -288,9 +287,11 @@ def _parse_service_args(cfg: pulumi.Config) -> dict[str, list[str]]:
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise _fail(key, args, "a list of strings")
         for arg in args:
-            for name in _PLACEHOLDER.findall(arg):
-                if name not in ARG_PLACEHOLDERS:
-                    raise _fail(key, args, f"placeholders among {['{' + p + '}' for p in ARG_PLACEHOLDERS]}")
+            try:
+                arg.format(**dict.fromkeys(ARG_PLACEHOLDERS, ""))
+            except (KeyError, IndexError, ValueError):
+                placeholders = ", ".join("{" + p + "}" for p in ARG_PLACEHOLDERS)
+                raise _fail(key, args, f"placeholders among {placeholders} ('{{{{' for a literal brace)") from None
         merged[service] = list(args)
     return merged
 

@@ -192,6 +192,13 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         ["wipp:serviceArgs.exec", "{master}"],
     ),
     (
+        "service-args-lone-brace",
+        "single",
+        {"serviceArgs": {"master": ["-m", "{"]}},
+        ["wipp:serviceArgs.master", "literal brace"],
+    ),
+    ("service-args-positional", "single", {"serviceArgs": {"master": ["{0}"]}}, ["wipp:serviceArgs.master"]),
+    (
         "mount-target-relative",
         "single",
         {"mountTargets": {"wippdb": "data/db"}},
