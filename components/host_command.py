@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_command as command
 
@@ -28,28 +30,19 @@ def host_command(
     logging = command.local.Logging.STDERR if secret_stdout else command.local.Logging.STDOUT_AND_STDERR
     if secret_stdout:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["stdout"]))
+    common: dict[str, Any] = {
+        "create": create,
+        "delete": delete,
+        "stdin": stdin,
+        "add_previous_output_in_env": False,
+        "opts": opts,
+    }
     if host.local:
-        return command.local.Command(
-            name,
-            create=create,
-            delete=delete,
-            stdin=stdin,
-            logging=logging,
-            add_previous_output_in_env=False,
-            opts=opts,
-        )
-    return command.remote.Command(
-        name,
-        connection=command.remote.ConnectionArgs(
-            host=host.address,
-            port=host.ssh_port,
-            user=host.ssh_user,
-            private_key=settings.ssh_private_key,
-        ),
-        create=create,
-        delete=delete,
-        stdin=stdin,
-        logging=command.remote.Logging(logging.value),
-        add_previous_output_in_env=False,
-        opts=opts,
+        return command.local.Command(name, logging=logging, **common)
+    connection = command.remote.ConnectionArgs(
+        host=host.address,
+        port=host.ssh_port,
+        user=host.ssh_user,
+        private_key=settings.ssh_private_key,
     )
+    return command.remote.Command(name, connection=connection, logging=command.remote.Logging(logging.value), **common)
