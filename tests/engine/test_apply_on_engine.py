@@ -236,3 +236,19 @@ def test_bring_up_time_against_a_setup_sh_style_baseline(
     )
     report_line(line)
     assert ratio < 1.0, line
+
+
+def test_volumes_are_deleted_only_when_asked(manager: EngineHost, standin: ProviderStandIn) -> None:
+    standin.destroy()
+    names = {key: f"ask-delete-{key}" for key in ("wippdb", "wippdata", "pegasusdb", "pegasusdata")}
+    asked = run_program(
+        "single",
+        engine_overrides(manager, deleteDataOnDestroy=True, storage={"mode": "volume", "names": names}),
+    )
+    standin.up(asked)
+    existing = {v["Name"] for v in manager.engine.request("GET", "/volumes")["Volumes"]}
+    assert set(names.values()) <= existing
+    standin.destroy()
+    remaining = {v["Name"] for v in manager.engine.request("GET", "/volumes")["Volumes"]}
+    assert not set(names.values()) & remaining
+    assert set(VOLUMES) <= remaining  # the stack's usual volumes were never touched
