@@ -18,13 +18,14 @@ and it is kept small on purpose:
 - values the mocks made up (resource ids, command stdout) are replaced by the
   real ones once known, as the engine resolves outputs;
 - a service is deleted without waiting (as upstream does without a stop grace
-  period); the network is deleted once no container is attached to it.
+  period); a network or volume is deleted once no container uses it.
 
 It does not diff, refresh, plan replacements or open SSH sessions.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -116,6 +117,7 @@ class ProviderStandIn:
                 self._wait_until_detached(real_id)
                 self.engine.request("DELETE", f"/networks/{real_id}")
             elif resource.type == "docker:index/volume:Volume":
+                self._wait_until_unused(real_id)
                 self.engine.request("DELETE", f"/volumes/{real_id}")
             elif resource.type == "command:local:Command" and inputs.get("delete"):
                 self._run_shell(resource.name, inputs["delete"], None)
@@ -192,6 +194,14 @@ class ProviderStandIn:
         while self.engine.request("GET", f"/networks/{network_id}").get("Containers"):
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"network {network_id} still has containers after 60 s")
+            time.sleep(0.2)
+
+    def _wait_until_unused(self, volume: str) -> None:
+        deadline = time.monotonic() + 60
+        query = {"all": "1", "filters": json.dumps({"volume": [volume]})}
+        while self.engine.request("GET", "/containers/json", query=query):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"volume {volume} still used by containers after 60 s")
             time.sleep(0.2)
 
     # -- helpers ----------------------------------------------------------------------
