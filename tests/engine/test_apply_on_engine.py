@@ -109,6 +109,7 @@ def test_bring_up_in_order_with_the_configured_contract(manager: EngineHost, sta
     for name in ("master", "mongodb"):
         resolved_name, resolved_ip = report[name].split()
         assert resolved_name == name and resolved_ip.startswith("10.")
+    assert report["reached"] == "master:9618 mongodb:27017"  # both answer on their ports
     assert manager.engine.http_get(15005) is not None  # the dashboard port too
 
     # exec got `-e master <memory>` and reached the master.

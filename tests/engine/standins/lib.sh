@@ -30,4 +30,14 @@ resolve() {
     return 1
 }
 
+# Succeed once http://<name>:<port>/ answers, trying for at most 30 s.
+reach() {
+    tries=0
+    until wget -q -O /dev/null "http://$1:$2/"; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 60 ] || return 1
+        sleep 0.5
+    done
+}
+
 mkdir -p /www

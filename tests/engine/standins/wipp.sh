@@ -1,16 +1,19 @@
 # Stand-in for wipp/wipp: takes the master and mongo service names, resolves
-# both on the overlay network, reports what it resolved, then serves the web
-# interface (8080) and the Pegasus dashboard (5005).
+# and reaches both on the overlay network, reports what it found, then serves
+# the web interface (8080) and the Pegasus dashboard (5005).
 set -eu
 . /standin/lib.sh
 [ "$#" -eq 2 ] || { echo "wipp stand-in: expected <master> <mongodb>, got: $*" >&2; exit 2; }
 master_ip=$(resolve "$1") || { echo "wipp stand-in: cannot resolve $1" >&2; exit 1; }
 mongo_ip=$(resolve "$2") || { echo "wipp stand-in: cannot resolve $2" >&2; exit 1; }
+reach "$1" 9618 || { echo "wipp stand-in: master $1 does not answer on 9618" >&2; exit 1; }
+reach "$2" 27017 || { echo "wipp stand-in: mongodb $2 does not answer on 27017" >&2; exit 1; }
 {
     echo "version=$STANDIN_VERSION"
     echo "args=$*"
     echo "master=$1 $master_ip"
     echo "mongodb=$2 $mongo_ip"
+    echo "reached=$1:9618 $2:27017"
 } > /www/report.txt
 echo "WIPP stand-in $STANDIN_VERSION" > /www/index.html
 serve_forever 8080 5005
