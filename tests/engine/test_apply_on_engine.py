@@ -236,6 +236,8 @@ def test_bring_up_time_against_a_setup_sh_style_baseline(
         f"setup.sh-style baseline: {baseline_clock.seconds:.1f} s; ratio {ratio:.2f}"
     )
     report_line(line)
+    waits = ", ".join(f"{name} {t.running_at - t.created_at:.1f} s" for name, t in standin.timings.items())
+    report_line(f"program: create -> seen running per service: {waits}")
     assert ratio < 1.0, line
 
 
