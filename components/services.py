@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from .config import Settings
+from .config import SERVICE_NAMES, Settings
 
 # Which storage places each service mounts (targets come from wipp:mountTargets).
 SERVICE_MOUNTS: dict[str, tuple[str, ...]] = {
@@ -43,7 +43,7 @@ class WippServices(pulumi.ComponentResource):
         self._args = args
         self.services = {}
         previous: list[pulumi.Resource] = []
-        for service in ("mongodb", "master", "wipp", "exec"):
+        for service in SERVICE_NAMES:  # the seed's start order
             created = self._service(service, depends_on=previous)
             self.services[service] = created
             previous = [created]

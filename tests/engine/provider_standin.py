@@ -29,10 +29,10 @@ import json
 import re
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from docker_api import Engine, EngineError, run_script
+from docker_api import Engine, EngineError, run_script, wait_until
 from harness import Deployment, Registered
 
 COMPONENT_PREFIX = "wipp:"
@@ -57,21 +57,20 @@ class ServiceTiming:
 
 
 @dataclass
-class StandInState:
-    """What a stack's state would hold between `up`s: inputs and real ids by URN."""
+class Applied:
+    """What a stack's state holds for one resource between `up`s."""
 
-    inputs: dict[str, Any] = field(default_factory=dict)
-    real_ids: dict[str, str] = field(default_factory=dict)
-    registered: dict[str, Registered] = field(default_factory=dict)
+    resource: Registered
+    inputs: dict[str, Any]  # as applied, with mock values replaced by real ones
+    real_id: str
 
 
 class ProviderStandIn:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.state = StandInState()
+        self.state: dict[str, Applied] = {}  # by URN
         self.known: dict[str, str] = {}  # mock value -> real value
         self.timings: dict[str, ServiceTiming] = {}
-        self.command_output: dict[str, subprocess.CompletedProcess[str]] = {}
 
     # -- ordering -------------------------------------------------------------------
     @staticmethod
@@ -96,34 +95,23 @@ class ProviderStandIn:
             if resource.type.startswith(COMPONENT_PREFIX) or resource.type.startswith("pulumi:providers:"):
                 continue
             inputs = self._resolve(resource.inputs)
-            if self.state.inputs.get(resource.urn) == inputs:
+            previous = self.state.get(resource.urn)
+            if previous and previous.inputs == inputs:
                 continue  # unchanged: nothing to do
-            real_id, outputs = self._apply(resource, inputs, update=resource.urn in self.state.inputs)
-            self.state.inputs[resource.urn] = inputs
-            self.state.real_ids[resource.urn] = real_id
-            self.state.registered[resource.urn] = resource
+            real_id, outputs = self._apply(resource, inputs, previous)
+            self.state[resource.urn] = Applied(resource, inputs, real_id)
             self._learn(resource, real_id, outputs)
 
     def destroy(self) -> None:
-        for resource in reversed(self.ordered(list(self.state.registered.values()))):
-            inputs = self.state.inputs.pop(resource.urn)
-            real_id = self.state.real_ids.pop(resource.urn)
-            del self.state.registered[resource.urn]
-            if resource.retain_on_delete:
-                continue  # left where it is, as Pulumi's retain_on_delete does
-            if resource.type == "docker:index/service:Service":
-                self.engine.request("DELETE", f"/services/{real_id}")
-            elif resource.type == "docker:index/network:Network":
-                self._wait_until_detached(real_id)
-                self.engine.request("DELETE", f"/networks/{real_id}")
-            elif resource.type == "docker:index/volume:Volume":
-                self._wait_until_unused(real_id)
-                self.engine.request("DELETE", f"/volumes/{real_id}")
-            elif resource.type == "command:local:Command" and inputs.get("delete"):
-                self._run_shell(resource.name, inputs["delete"], None)
+        for resource in reversed(self.ordered([applied.resource for applied in self.state.values()])):
+            applied = self.state.pop(resource.urn)
+            if not resource.retain_on_delete:  # retained: left where it is, as Pulumi does
+                self._delete(applied)
 
     # -- per type ---------------------------------------------------------------------
-    def _apply(self, resource: Registered, inputs: dict[str, Any], update: bool) -> tuple[str, dict[str, Any]]:
+    def _apply(
+        self, resource: Registered, inputs: dict[str, Any], previous: Applied | None
+    ) -> tuple[str, dict[str, Any]]:
         if resource.type == "command:local:Command":
             result = self._run_shell(resource.name, inputs["create"], inputs.get("stdin"))
             return resource.name, {"stdout": result.stdout.strip()}
@@ -139,14 +127,39 @@ class ProviderStandIn:
             # Creating a volume that exists returns it: a retained volume is adopted as it is.
             return self.engine.request("POST", "/volumes/create", {"Name": inputs["name"]})["Name"], {}
         if resource.type == "docker:index/service:Service":
-            return self._service(resource, inputs, update), {}
+            return self._service(inputs, previous), {}
         raise NotImplementedError(f"the stand-in does not apply {resource.type} ({resource.name})")
 
-    def _service(self, resource: Registered, inputs: dict[str, Any], update: bool) -> str:
+    def _delete(self, applied: Applied) -> None:
+        kind, real_id = applied.resource.type, applied.real_id
+        if kind == "docker:index/service:Service":
+            self.engine.request("DELETE", f"/services/{real_id}")
+        elif kind == "docker:index/network:Network":
+            # Removed services' containers take a few seconds to leave the network.
+            wait_until(
+                lambda: not self.engine.request("GET", f"/networks/{real_id}").get("Containers"),
+                timeout=60,
+                interval=0.2,
+                what=f"network {real_id} without containers",
+            )
+            self.engine.request("DELETE", f"/networks/{real_id}")
+        elif kind == "docker:index/volume:Volume":
+            in_use = {"all": "1", "filters": json.dumps({"volume": [real_id]})}
+            wait_until(
+                lambda: not self.engine.request("GET", "/containers/json", query=in_use),
+                timeout=60,
+                interval=0.2,
+                what=f"volume {real_id} unused",
+            )
+            self.engine.request("DELETE", f"/volumes/{real_id}")
+        elif kind == "command:local:Command" and applied.inputs.get("delete"):
+            self._run_shell(applied.resource.name, applied.inputs["delete"], None)
+
+    def _service(self, inputs: dict[str, Any], previous: Applied | None) -> str:
         spec = service_spec(inputs)
         created_at = time.monotonic()
-        if update:
-            service_id = self.state.real_ids[resource.urn]
+        if previous:
+            service_id = previous.real_id
             version = self.engine.request("GET", f"/services/{service_id}")["Version"]["Index"]
             self.engine.request("POST", f"/services/{service_id}/update", spec, query={"version": version})
             first_check = FIRST_CHECK_AFTER_UPDATE
@@ -177,7 +190,7 @@ class ProviderStandIn:
             return False
         if update.get("State") in ("paused", "rollback_paused", "rollback_completed"):
             raise EngineError(f"service {spec['Name']}: update {update['State']}: {update.get('Message')}")
-        tasks = self.engine.request("GET", "/tasks", query={"filters": f'{{"service":["{service_id}"]}}'})
+        tasks = self.engine.request("GET", "/tasks", query={"filters": json.dumps({"service": [service_id]})})
         image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
         running = [
             t
@@ -188,26 +201,9 @@ class ProviderStandIn:
         ]
         return len(running) == 1
 
-    def _wait_until_detached(self, network_id: str) -> None:
-        """Removed services' containers take a few seconds to leave the network."""
-        deadline = time.monotonic() + 60
-        while self.engine.request("GET", f"/networks/{network_id}").get("Containers"):
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"network {network_id} still has containers after 60 s")
-            time.sleep(0.2)
-
-    def _wait_until_unused(self, volume: str) -> None:
-        deadline = time.monotonic() + 60
-        query = {"all": "1", "filters": json.dumps({"volume": [volume]})}
-        while self.engine.request("GET", "/containers/json", query=query):
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"volume {volume} still used by containers after 60 s")
-            time.sleep(0.2)
-
     # -- helpers ----------------------------------------------------------------------
     def _run_shell(self, name: str, script: str, stdin: str | None) -> subprocess.CompletedProcess[str]:
         result = run_script(script, stdin=stdin, check=False)
-        self.command_output[name] = result
         if result.returncode != 0:
             raise EngineError(f"command {name} exited {result.returncode}: {result.stderr.strip()}")
         return result

@@ -85,7 +85,7 @@ class BringUpClock:
 def standin(manager: EngineHost, swarm: str, images: list[str]) -> Iterator[ProviderStandIn]:
     applier = ProviderStandIn(manager.engine)
     yield applier
-    if applier.state.registered:
+    if applier.state:
         applier.destroy()
 
 
