@@ -18,7 +18,8 @@ and it is kept small on purpose:
 - values the mocks made up (resource ids, command stdout) are replaced by the
   real ones once known, as the engine resolves outputs;
 - a service is deleted without waiting (as upstream does without a stop grace
-  period); a network or volume is deleted once no container uses it.
+  period); a network or volume is deleted once no container uses it, and a
+  network counts as deleted once the engine no longer lists it.
 
 It does not diff, refresh, plan replacements or open SSH sessions.
 """
@@ -143,6 +144,13 @@ class ProviderStandIn:
                 what=f"network {real_id} without containers",
             )
             self.engine.request("DELETE", f"/networks/{real_id}")
+            # Swarm removes an overlay network asynchronously; its name is free only once it is gone.
+            wait_until(
+                lambda: real_id not in {n["Id"] for n in self.engine.request("GET", "/networks")},
+                timeout=60,
+                interval=0.2,
+                what=f"network {real_id} removed",
+            )
         elif kind == "docker:index/volume:Volume":
             in_use = {"all": "1", "filters": json.dumps({"volume": [real_id]})}
             wait_until(
