@@ -51,5 +51,3 @@ pulumi.export(
     [{"name": h.name, "address": h.address, "role": h.role, "nodeId": swarm.node_ids[h.name]} for h in settings.hosts],
 )
 pulumi.export("storage", {"mode": storage.mount_type, "sources": storage.sources})
-pulumi.export("workerJoinToken", swarm.worker_join_token)
-pulumi.export("managerJoinToken", swarm.manager_join_token)

@@ -50,6 +50,38 @@ _IMAGE = re.compile(
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
+# Shared folders: letters, digits, '.', '_', '-' between slashes; nothing a shell could split or expand.
+_FOLDER = re.compile(r"^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$")
+# Folders of the operating system: never a WIPP data folder (and never `rm -rf`'d), nor anything inside
+# those marked as a tree.
+SYSTEM_FOLDERS = (
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/var",
+    "/var/lib",
+    "/var/log",
+    "/var/tmp",
+    "/var/lib/docker",
+)
+SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr")
 
 
 @dataclass(frozen=True)
@@ -75,6 +107,7 @@ class Storage:
 
 @dataclass(frozen=True)
 class Settings:
+    stack: str
     version: str
     mongo_image: str
     memory: str
@@ -268,11 +301,23 @@ def _parse_storage(cfg: pulumi.Config, host_count: int) -> Storage:
     if not isinstance(paths, dict) or set(paths) != set(STORAGE_KEYS):
         raise _fail("storage.paths", paths, f"absolute folders for exactly {list(STORAGE_KEYS)}")
     for key, path in paths.items():
-        if not isinstance(path, str) or not path.startswith("/") or "/.." in path or path.rstrip("/") == "":
-            raise _fail(f"storage.paths.{key}", path, "an absolute folder path such as /mnt/wipp/wippdbvolume")
-    if len(set(paths.values())) != len(paths):
+        _check_folder(f"storage.paths.{key}", path)
+    folders = sorted(paths.values())
+    if len(set(folders)) != len(folders):
         raise _fail("storage.paths", paths, "four different folders")
+    for outer in folders:
+        for inner in folders:
+            if inner.startswith(outer + "/"):
+                raise _fail("storage.paths", paths, f"four folders none inside another ({inner} is inside {outer})")
     return Storage("bind", {key: paths[key] for key in STORAGE_KEYS})
+
+
+def _check_folder(key: str, path: Any) -> None:
+    expected = "an absolute folder path of letters, digits, '.', '_' and '-', such as /mnt/wipp-shared/wippdbvolume"
+    if not isinstance(path, str) or not _FOLDER.match(path) or any(part in (".", "..") for part in path.split("/")):
+        raise _fail(key, path, expected)
+    if path in SYSTEM_FOLDERS or any(path.startswith(tree + "/") for tree in SYSTEM_TREES):
+        raise _fail(key, path, "a folder of its own for WIPP data, not a system folder such as /, /etc, /home or /var")
 
 
 def _parse_service_args(cfg: pulumi.Config) -> dict[str, list[str]]:
@@ -334,22 +379,6 @@ def _parse_sources(cfg: pulumi.Config) -> list[str]:
     return sources
 
 
-def _check_hosts_inside(hosts: list[Host], sources: list[str]) -> None:
-    """Swarm traffic between hosts goes through the same rules: keep it allowed."""
-    networks = [ipaddress.ip_network(s) for s in sources]
-    for index, host in enumerate(hosts):
-        try:
-            ip = ipaddress.ip_address(host.address)
-        except ValueError:
-            continue  # a host name: cannot be checked before it resolves on the hosts
-        if not any(ip in net for net in networks if net.version == ip.version):
-            raise _fail(
-                f"hosts[{index}].address",
-                host.address,
-                f"an address inside wipp:allowedSources {sources}, or swarm traffic between hosts is blocked",
-            )
-
-
 def load_settings(cfg: pulumi.Config | None = None) -> Settings:
     """Reads and validates every `wipp:*` key; raises `pulumi.RunError` on the first bad one."""
     cfg = cfg or pulumi.Config(NAMESPACE)
@@ -402,10 +431,16 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
         raise _fail("dockerHost", docker_host, "unix:///path/docker.sock, tcp://host:port or ssh://user@host")
 
     allowed_sources = _parse_sources(cfg)
-    if allowed_sources and len(hosts) > 1:
-        _check_hosts_inside(hosts, allowed_sources)
+    manage_firewall = _bool(cfg, "manageFirewall")
+    if allowed_sources and not manage_firewall:
+        raise _fail(
+            "allowedSources",
+            allowed_sources,
+            "an empty list while wipp:manageFirewall is false: the sources would be restricted by nothing",
+        )
 
     return Settings(
+        stack=pulumi.get_stack(),
         version=version,
         mongo_image=mongo_image,
         memory=memory,
@@ -417,7 +452,7 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
         publish_mode=publish_mode,
         endpoint_mode=endpoint_mode,
         allowed_sources=allowed_sources,
-        manage_firewall=_bool(cfg, "manageFirewall"),
+        manage_firewall=manage_firewall,
         leave_swarm_on_destroy=_bool(cfg, "leaveSwarmOnDestroy"),
         delete_data_on_destroy=_bool(cfg, "deleteDataOnDestroy"),
         converge_interval=_duration(cfg, "convergeInterval"),

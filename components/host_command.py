@@ -18,10 +18,14 @@ def host_command(
     create: str,
     delete: str | None = None,
     stdin: pulumi.Input[str] | None = None,
+    triggers: list[str] | None = None,
     secret_stdout: bool = False,
     opts: pulumi.ResourceOptions,
 ) -> pulumi.CustomResource:
     """A pulumi-command resource running `create` (and `delete` on destroy) on `host`.
+
+    A change of `create` re-runs `create` only (the old `delete` never runs); a
+    change of `triggers` replaces the resource, so the old `delete` runs too.
 
     With `secret_stdout`, stdout is stored as a secret and never logged: only
     stderr reaches the Pulumi log. Previous output is never put into the
@@ -34,6 +38,7 @@ def host_command(
         "create": create,
         "delete": delete,
         "stdin": stdin,
+        "triggers": triggers,
         "add_previous_output_in_env": False,
         "opts": opts,
     }

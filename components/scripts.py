@@ -17,4 +17,9 @@ def render(script: str, docker_host: str | None = None, **variables: str) -> str
     lines = [f"{name}={shlex.quote(value)}" for name, value in variables.items()]
     if docker_host:
         lines.append(f"export DOCKER_HOST={shlex.quote(docker_host)}")
-    return "\n".join(lines) + "\n" + (SCRIPTS_DIR / script).read_text()
+    return "\n".join(lines) + "\n" + script_text(script)
+
+
+def script_text(script: str) -> str:
+    """The text of `scripts/<script>` as it is."""
+    return (SCRIPTS_DIR / script).read_text()

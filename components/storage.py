@@ -50,19 +50,22 @@ class WippStorage(pulumi.ComponentResource):
         return sources
 
     def _shared_folders(self, name: str, settings: Settings) -> dict[str, pulumi.Output[str]]:
-        folders = " ".join(settings.storage.sources[key] for key in STORAGE_KEYS)
+        # One per line: the script splits on newlines only, and the paths were checked in config.
+        folders = "\n".join(settings.storage.sources[key] for key in STORAGE_KEYS)
+        owner = f"wipp:{settings.stack}"
+
+        def script(mode: str, delete_data: bool = False) -> str:
+            return render(
+                "shared-folders.sh", MODE=mode, FOLDERS=folders, DELETE_DATA=str(delete_data).lower(), OWNER=owner
+            )
+
         manager = settings.first_manager
         prepared = host_command(
             f"{name}-folders-{manager.name}",
             manager,
             settings,
-            create=render("shared-folders.sh", MODE="create", FOLDERS=folders, DELETE_DATA="false"),
-            delete=render(
-                "shared-folders.sh",
-                MODE="delete",
-                FOLDERS=folders,
-                DELETE_DATA=str(settings.delete_data_on_destroy).lower(),
-            ),
+            create=script("create"),
+            delete=script("delete", settings.delete_data_on_destroy),
             opts=pulumi.ResourceOptions(parent=self),
         )
         checks = [
@@ -70,7 +73,7 @@ class WippStorage(pulumi.ComponentResource):
                 f"{name}-check-{host.name}",
                 host,
                 settings,
-                create=render("shared-folders.sh", MODE="check", FOLDERS=folders, DELETE_DATA="false"),
+                create=script("check"),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[prepared]),
             )
             for host in settings.hosts

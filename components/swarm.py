@@ -21,15 +21,14 @@ class SwarmArgs:
 class Swarm(pulumi.ComponentResource):
     """The swarm and its nodes.
 
-    Join tokens are read as secrets (secret stdout, stderr-only logging) and
-    handed to joining hosts on stdin. On destroy, hosts leave only when
+    Join tokens are read only for the roles some host joins as, as secrets (secret
+    stdout, stderr-only logging), and handed to the joining hosts on stdin; they are
+    never component outputs. On destroy, hosts leave only when
     wipp:leaveSwarmOnDestroy is true; workers leave before the first manager.
     """
 
     manager_node_id: pulumi.Output[str]
     node_ids: dict[str, pulumi.Output[str]]
-    worker_join_token: pulumi.Output[str]
-    manager_join_token: pulumi.Output[str]
 
     def __init__(self, name: str, args: SwarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wipp:swarm:Swarm", name, None, opts)
@@ -46,14 +45,12 @@ class Swarm(pulumi.ComponentResource):
             opts=self._options(manager, depends_on=[]),
         )
         self.manager_node_id = init.stdout.apply(str.strip)
-        tokens = {role: self._token(name, manager, role, init) for role in ("worker", "manager")}
-        self.worker_join_token = pulumi.Output.secret(tokens["worker"].stdout)
-        self.manager_join_token = pulumi.Output.secret(tokens["manager"].stdout)
+        joining = [host for host in args.settings.hosts if host is not manager]
+        roles = sorted({host.role for host in joining})
+        tokens = {role: self._token(name, manager, role, init) for role in roles}
 
         self.node_ids = {manager.name: self.manager_node_id}
-        for host in args.settings.hosts:
-            if host is manager:
-                continue
+        for host in joining:
             join = host_command(
                 f"{name}-join-{host.name}",
                 host,

@@ -159,10 +159,42 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ),
     ("cidr-without-prefix", "single", {"allowedSources": ["10.0.0.5"]}, ["wipp:allowedSources[0]", "prefix length"]),
     (
-        "hosts-outside-cidr",
+        "sources-without-firewall",
+        "single",
+        {"allowedSources": ["10.0.0.0/24"], "manageFirewall": False},
+        ["wipp:allowedSources", "10.0.0.0/24", "wipp:manageFirewall is false", "restricted by nothing"],
+    ),
+    *[
+        (
+            f"bind-path-hostile-{index}",
+            "multi",
+            {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "wippdata": path}}},
+            ["wipp:storage.paths.wippdata", repr(path), "letters, digits"],
+        )
+        for index, path in enumerate(
+            ["/srv/w/my data", "/srv/w/*", "/srv/w/da'ta", "/srv/w/../etc", "/srv/w/$(reboot)", "/srv//w", "/srv/w/"]
+        )
+    ],
+    *[
+        (
+            f"bind-path-system-{path.strip('/').replace('/', '-') or 'root'}",
+            "multi",
+            {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "pegasusdb": path}}},
+            ["wipp:storage.paths.pegasusdb", repr(path), "not a system folder"],
+        )
+        for path in ["/etc", "/home", "/usr", "/var", "/usr/local/wipp", "/etc/wipp"]
+    ],
+    (
+        "bind-path-root",
         "multi",
-        {"allowedSources": ["198.51.100.0/24"]},
-        ["wipp:hosts[0].address", "'192.0.2.10'", "inside wipp:allowedSources"],
+        {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "pegasusdb": "/"}}},
+        ["wipp:storage.paths.pegasusdb", "'/'"],
+    ),
+    (
+        "bind-path-nested",
+        "multi",
+        {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "wippdata": "/srv/w/db/data"}}},
+        ["wipp:storage.paths", "none inside another", "/srv/w/db/data is inside /srv/w/db"],
     ),
     (
         "remote-host-without-key",
@@ -248,7 +280,7 @@ def test_host_names_are_accepted_and_not_checked_against_cidrs() -> None:
 
 
 def test_cidr_with_host_bits_is_normalised_to_its_network() -> None:
-    rules = run_program("single", {"allowedSources": ["10.0.0.7/24"]}).named("firewall-wipp-host-ufw")
+    rules = run_program("single", {"allowedSources": ["10.0.0.7/24"]}).named("firewall-wipp-host-published-ports")
     assert "\nSOURCES=10.0.0.0/24\n" in rules.inputs["create"]
 
 

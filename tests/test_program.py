@@ -21,12 +21,13 @@ def test_outputs(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", ["single", "multi"])
-def test_tokens_and_keys_are_only_exported_as_secrets(stack: str) -> None:
+def test_no_token_or_key_is_exported_at_all(stack: str) -> None:
     deployment = run_program(stack)
-    assert deployment.secret_outputs == {"workerJoinToken", "managerJoinToken"}
-    assert deployment.outputs["workerJoinToken"] == "SWMTKN-1-test-worker-token"
-    plain = json.dumps({k: v for k, v in deployment.outputs.items() if k not in deployment.secret_outputs})
-    assert "SWMTKN" not in plain and "PRIVATE KEY" not in plain
+    # Whoever holds a manager token can take the swarm over: no join token is a stack output.
+    assert deployment.secret_outputs == set()
+    assert not {"workerJoinToken", "managerJoinToken"} & set(deployment.outputs)
+    exported = json.dumps(deployment.outputs)
+    assert "SWMTKN" not in exported and "PRIVATE KEY" not in exported
 
 
 def test_ssh_key_travels_only_as_a_secret() -> None:

@@ -38,8 +38,8 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
     assert not deployment.of_type("docker:index/volume:Volume")
     prepare = deployment.named("storage-folders-wipp-manager")
     assert prepare.inputs["connection"]["host"] == "192.0.2.10"
-    folders = re.search(r"^FOLDERS='(.*)'$", prepare.inputs["create"], re.M)
-    assert folders and folders.group(1).split() == [
+    folders = re.search(r"^FOLDERS='(.*?)'$", prepare.inputs["create"], re.M | re.S)
+    assert folders and folders.group(1).split("\n") == [
         "/mnt/wipp-shared/wippdbvolume",
         "/mnt/wipp-shared/wippdatavolume",
         "/mnt/wipp-shared/pegasusdbvolume",
@@ -48,6 +48,7 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
     assert "MODE=create\n" in prepare.inputs["create"]
     assert "chown 1000" in prepare.inputs["create"] and "chmod u+rwx,go+rx" in prepare.inputs["create"]
     assert "MODE=delete\n" in prepare.inputs["delete"] and "DELETE_DATA=false\n" in prepare.inputs["delete"]
+    assert "OWNER=wipp:multi\n" in prepare.inputs["create"] and "OWNER=wipp:multi\n" in prepare.inputs["delete"]
     for worker in ("wipp-worker-1", "wipp-worker-2"):
         check = deployment.named(f"storage-check-{worker}")
         assert "MODE=check\n" in check.inputs["create"]

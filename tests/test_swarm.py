@@ -31,15 +31,33 @@ def test_single_stack_runs_locally_without_ssh() -> None:
     assert not [r for r in deployment.resources if r.name.startswith("swarm-join-")]
 
 
+def test_tokens_are_read_only_for_roles_that_join() -> None:
+    workers_only = run_program("multi")
+    assert [r.name for r in workers_only.resources if r.name.endswith("-token")] == ["swarm-worker-token"]
+    single = run_program("single")
+    assert [r.name for r in single.resources if r.name.endswith("-token")] == []
+    hosts = [
+        {"name": "m1", "address": "192.0.2.1", "role": "manager"},
+        {"name": "m2", "address": "192.0.2.2", "role": "manager"},
+    ]
+    managers_only = run_program("multi", {"hosts": hosts})
+    assert [r.name for r in managers_only.resources if r.name.endswith("-token")] == ["swarm-manager-token"]
+
+
 def test_tokens_are_secret_and_never_logged() -> None:
-    deployment = run_program("multi")
+    hosts = [
+        {"name": "m1", "address": "192.0.2.1", "role": "manager"},
+        {"name": "m2", "address": "192.0.2.2", "role": "manager"},
+        {"name": "w1", "address": "192.0.2.3", "role": "worker"},
+    ]
+    deployment = run_program("multi", {"hosts": hosts})
     for role in ("worker", "manager"):
         token = deployment.named(f"swarm-{role}-token")
         assert f"ROLE={role}\n" in token.inputs["create"]
         assert "stdout" in token.additional_secret_outputs
         assert token.inputs["logging"] == "stderr"
         assert token.inputs["addPreviousOutputInEnv"] is False
-        assert deployment.named("swarm-init-wipp-manager").urn in token.dependencies
+        assert deployment.named("swarm-init-m1").urn in token.dependencies
 
 
 def test_workers_join_with_the_worker_token_on_stdin_as_a_secret() -> None:
@@ -53,9 +71,8 @@ def test_workers_join_with_the_worker_token_on_stdin_as_a_secret() -> None:
         assert "ROLE=worker\nMANAGER_ADDR=192.0.2.10\n" in join.inputs["create"]
         assert join.delete_before_replace
         # Joins wait for the token and for the firewalls of both ends.
-        assert _urns(deployment, "swarm-worker-token", "firewall-wipp-manager-ufw", f"firewall-{worker}-ufw") <= set(
-            join.dependencies
-        )
+        firewalls = ("firewall-wipp-manager-swarm-ports", f"firewall-{worker}-swarm-ports")
+        assert _urns(deployment, "swarm-worker-token", *firewalls) <= set(join.dependencies)
 
 
 def test_extra_managers_join_as_managers() -> None:

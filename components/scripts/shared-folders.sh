@@ -2,42 +2,91 @@
 # The multi-host storage of NIST's step 3: four folders on storage shared by
 # every host, owned by the container user (UID 1000) with read and execute for
 # group and others.
-# MODE=create  makes the folders (on one manager; the storage is shared).
+# MODE=create  makes the folders (on one manager; the storage is shared). A
+#              folder this script makes gets a marker file naming the stack; a
+#              folder that was already there (data of an earlier deployment) does not.
 # MODE=check   fails unless every folder exists (the other hosts: is the
 #              shared storage mounted there?).
-# MODE=delete  removes them only when DELETE_DATA is true; otherwise keeps them.
-# Input variables: MODE, FOLDERS (absolute paths), DELETE_DATA.
+# MODE=delete  removes them only when DELETE_DATA is true, and then only the
+#              folders whose marker names this stack; every other folder is kept.
+# Input variables: MODE, FOLDERS (absolute paths, one per line), DELETE_DATA,
+# OWNER (the stack's tag written into the marker).
 set -eu
+set -f  # folder names are never globbed
+
+MARKER=.wipp-created-by
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
 }
 
-for folder in $FOLDERS; do
-    case "$folder" in
-        /?*) ;;
-        *) echo "shared-folders: refusing '$folder': not an absolute path" >&2; exit 1 ;;
+# The program accepts only these paths; the script refuses anything else on its own too,
+# since it may run `rm -rf`.
+check_path() {
+    case "$1" in
+        /*) ;;
+        *) echo "shared-folders: refusing '$1': not an absolute path" >&2; exit 1 ;;
     esac
+    case "$1" in
+        / | /bin | /boot | /dev | /etc | /home | /lib | /lib32 | /lib64 | /media | /mnt | /opt | /proc | /root | \
+            /run | /sbin | /srv | /sys | /tmp | /usr | /var | /var/lib | /var/log | /var/tmp | /var/lib/docker | \
+            /bin/* | /boot/* | /dev/* | /etc/* | /lib/* | /lib32/* | /lib64/* | /proc/* | /run/* | /sbin/* | \
+            /sys/* | /usr/*)
+            echo "shared-folders: refusing '$1': a system folder" >&2
+            exit 1 ;;
+    esac
+    case "$1" in
+        *[!A-Za-z0-9/._-]* | */../* | */.. | */./* | */. | *//* | */)
+            echo "shared-folders: refusing '$1': only letters, digits, '/', '.', '_' and '-' are accepted" >&2
+            exit 1 ;;
+    esac
+}
+
+case "$MODE" in
+    create | check | delete) ;;
+    *) echo "shared-folders: MODE must be create, check or delete, not '$MODE'" >&2; exit 1 ;;
+esac
+
+old_ifs=$IFS
+IFS='
+'
+for folder in $FOLDERS; do
+    IFS=$old_ifs
+    check_path "$folder"
+done
+IFS='
+'
+for folder in $FOLDERS; do
+    IFS=$old_ifs
     case "$MODE" in
         create)
-            as_root mkdir -p "$folder"
-            as_root chown 1000 "$folder"
-            as_root chmod u+rwx,go+rx "$folder"
-            echo "shared-folders: ready $folder" >&2 ;;
+            if [ ! -e "$folder" ]; then
+                as_root mkdir -p -- "$folder"
+                printf '%s\n' "$OWNER" | as_root tee -- "$folder/$MARKER" >/dev/null
+                echo "shared-folders: created $folder" >&2
+            elif [ ! -d "$folder" ]; then
+                echo "shared-folders: $folder exists and is not a folder" >&2
+                exit 1
+            else
+                echo "shared-folders: $folder is already there; using it (it stays on destroy)" >&2
+            fi
+            as_root chown 1000 -- "$folder"
+            as_root chmod u+rwx,go+rx -- "$folder" ;;
         check)
             [ -d "$folder" ] || {
                 echo "shared-folders: $folder is missing on $(hostname): mount the shared storage first" >&2
                 exit 1
             } ;;
         delete)
-            if [ "$DELETE_DATA" = true ]; then
+            if [ "$DELETE_DATA" != true ]; then
+                echo "shared-folders: kept $folder (wipp:deleteDataOnDestroy is false)" >&2
+            elif [ ! -d "$folder" ]; then
+                echo "shared-folders: $folder is already gone" >&2
+            elif [ -L "$folder" ] || [ ! -f "$folder/$MARKER" ] || [ "$(cat -- "$folder/$MARKER")" != "$OWNER" ]; then
+                echo "shared-folders: kept $folder: this stack did not create it (no $MARKER naming $OWNER)" >&2
+            else
                 as_root rm -rf -- "$folder"
                 echo "shared-folders: deleted $folder (wipp:deleteDataOnDestroy is true)" >&2
-            else
-                echo "shared-folders: kept $folder (wipp:deleteDataOnDestroy is false)" >&2
             fi ;;
-        *)
-            echo "shared-folders: MODE must be create, check or delete, not '$MODE'" >&2
-            exit 1 ;;
     esac
 done
