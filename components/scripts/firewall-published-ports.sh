@@ -58,8 +58,17 @@ apply_family() {
 remove_family() {
     binary=$1
     has_docker_user "$binary" || return 0
+    # iptables -S quotes a comment with ':' in it; the rule is given back to -D without the quotes.
     as_root "$binary" -w -S DOCKER-USER | awk -v tag="$TAG" '
-        $1 == "-A" { for (i = 1; i < NF; i++) if ($i == "--comment" && $(i + 1) == tag) { print; next } }
+        $1 == "-A" {
+            for (i = 1; i < NF; i++) {
+                if ($i == "--comment" && ($(i + 1) == tag || $(i + 1) == "\"" tag "\"")) {
+                    $(i + 1) = tag
+                    print
+                    next
+                }
+            }
+        }
     ' | while IFS= read -r rule; do
         # shellcheck disable=SC2086 # the listed rule's words, "-A" turned into "-D"
         as_root "$binary" -w -D ${rule#-A }

@@ -34,10 +34,8 @@ ufw_source() {
         */32) echo "${1%/32}" ;;
         */128) echo "${1%/128}" ;;
         */*) echo "$1" ;;
-        *)
-            resolved=$(getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }')
-            [ -n "$resolved" ] || { echo "firewall: cannot resolve $1 to an IPv4 address" >&2; exit 1; }
-            echo "$resolved" ;;
+        *[!0-9.]*) getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }' ;;
+        *) echo "$1" ;;
     esac
 }
 
@@ -77,11 +75,18 @@ ensure_rule() {
 
 case "$ACTION" in
     apply)
+        # Every source resolved before the first rule changes: a name that does not resolve stops it all.
+        resolved_sources=
+        for source in $SOURCES; do
+            resolved=$(ufw_source "$source")
+            [ -n "$resolved" ] || { echo "firewall: cannot resolve $source to an IPv4 address" >&2; exit 1; }
+            resolved_sources="$resolved_sources $resolved"
+        done
         for port_proto in $PORTS; do
             port=${port_proto%/*}
             proto=${port_proto#*/}
-            for source in $SOURCES; do
-                ensure_rule prepend allow from "$(ufw_source "$source")" to any port "$port" proto "$proto"
+            for source in $resolved_sources; do
+                ensure_rule prepend allow from "$source" to any port "$port" proto "$proto"
             done
             ensure_rule append deny "$port_proto"
         done

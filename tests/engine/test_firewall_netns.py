@@ -60,55 +60,81 @@ def firewall_namespace() -> Iterator[RunInNamespace]:
     assert _root_iptables() == root_rules_before, "the machine's own iptables rules changed"
 
 
-def _user_rules(run: RunInNamespace) -> list[str]:
-    return [line for line in run("iptables -S ufw-user-input").stdout.splitlines() if line.startswith("-A")]
+def _added(run: RunInNamespace) -> list[str]:
+    lines = run("ufw show added").stdout.splitlines()[1:]
+    return [line.removeprefix("ufw ") for line in lines if line != "(None)"]
 
 
-def test_multi_host_manager_rules_twice_then_removed(firewall_namespace: RunInNamespace) -> None:
-    run = firewall_namespace
-    ufw = run_program(
-        "multi",
-        {
-            "allowedSources": ["192.0.2.0/24", "198.51.100.0/24"],
-            "hosts": [
-                {"name": "m", "address": "192.0.2.10", "role": "manager"},
-                {"name": "w", "address": "198.51.100.7", "role": "worker"},
-            ],
-        },
-    )
-    command = ufw.named("firewall-m-ufw").inputs
-    run(command["create"])
-    first = _user_rules(run)
-    second_run = run(command["create"])
-    assert "Skipping adding existing rule" in second_run.stderr
-    assert _user_rules(run) == first  # no duplicates
-    # 6 rules (2377/tcp, 7946/tcp, 7946/udp, 4789/udp, 18080/tcp, 15005/tcp) x 2 sources
-    assert len(first) == 12 and len(set(first)) == 12
-    assert "-A ufw-user-input -s 192.0.2.0/24 -p tcp -m tcp --dport 2377 -j ACCEPT" in first
-    assert "-A ufw-user-input -s 198.51.100.0/24 -p udp -m udp --dport 4789 -j ACCEPT" in first
-    added = run("ufw show added").stdout
-    assert added.count("ufw allow from 192.0.2.0/24 to any port 18080 proto tcp") == 1
-
-    run(command["delete"])
-    assert _user_rules(run) == []
-    again = run(command["delete"])  # deleting what is gone is fine
-    assert again.returncode == 0
-
-
-def test_single_host_opens_the_two_ports_from_anywhere(firewall_namespace: RunInNamespace) -> None:
-    run = firewall_namespace
-    command = run_program("single").named("firewall-wipp-host-ufw").inputs
-    run(command["create"])
-    assert _user_rules(run) == [
-        "-A ufw-user-input -p tcp -m tcp --dport 18080 -j ACCEPT",
-        "-A ufw-user-input -p tcp -m tcp --dport 15005 -j ACCEPT",
+def _swarm_command(overrides: dict[str, object], host: str = "m") -> dict[str, str]:
+    hosts = [
+        {"name": "m", "address": "192.0.2.10", "role": "manager"},
+        {"name": "w", "address": "198.51.100.7", "role": "worker"},
     ]
+    return run_program("multi", {"hosts": hosts, **overrides}).named(f"firewall-{host}-swarm-ports").inputs
+
+
+def _tag(script: str) -> str:
+    return script.split("\nTAG=")[1].split("\n")[0]
+
+
+def _assert_allows_before_denies(run: RunInNamespace) -> None:
+    rules = [line for line in run("iptables -S ufw-user-input").stdout.splitlines() if line.startswith("-A")]
+    verdicts = [line.rsplit(" ", 1)[1] for line in rules]
+    first_drop = verdicts.index("DROP")
+    assert "ACCEPT" not in verdicts[first_drop:], rules
+
+
+def test_swarm_ports_limited_to_the_cluster_and_removed_without_the_administrators_rules(
+    firewall_namespace: RunInNamespace,
+) -> None:
+    run = firewall_namespace
+    admin_rule = "allow from 198.51.100.7 to any port 7946 proto tcp"  # identical to one of ours, untagged
+    run(f"ufw {admin_rule}")
+    command = _swarm_command({"allowedSources": []})
+    tag = _tag(command["create"])
+    run(command["create"])
+    first = _added(run)
+    run(command["create"])
+    assert _added(run) == first, "a second apply changes nothing"
+    ours = sorted(line.removesuffix(f" comment '{tag}'") for line in first if line.endswith(f"'{tag}'"))
+    expected = [f"allow from {source} to any port {port} proto {proto}" for port, proto in
+                (("2377", "tcp"), ("7946", "tcp"), ("7946", "udp"), ("4789", "udp"))
+                for source in ("192.0.2.10", "198.51.100.7")]  # fmt: skip
+    expected.remove(admin_rule)  # left to the administrator, not taken over
+    expected += ["deny 2377/tcp", "deny 7946/tcp", "deny 7946/udp", "deny 4789/udp"]
+    assert ours == sorted(expected)
+    assert admin_rule in first
+    _assert_allows_before_denies(run)
+    # Strangers are refused by the rules themselves, whatever ufw's default policy is.
+    assert "-A ufw-user-input -p tcp -m tcp --dport 2377 -j DROP" in run("iptables -S ufw-user-input").stdout
+
     run(command["delete"])
-    assert _user_rules(run) == []
+    assert _added(run) == [admin_rule]
+    assert run(command["delete"]).returncode == 0  # deleting what is gone is fine
+
+
+def test_changed_sources_replace_the_rules_create_before_delete(firewall_namespace: RunInNamespace) -> None:
+    run = firewall_namespace
+    old = _swarm_command({"allowedSources": ["203.0.113.0/24"]}, host="w")
+    new = _swarm_command({"allowedSources": ["203.0.113.0/24", "192.0.2.128/25"]}, host="w")
+    old_tag, new_tag = _tag(old["create"]), _tag(new["create"])
+    assert old_tag != new_tag
+    run(old["create"])
+    run(new["create"])  # Pulumi's replacement: the new command is created first ...
+    run(old["delete"])  # ... then the old one deleted
+    rules = _added(run)
+    assert rules and all(line.endswith(f" comment '{new_tag}'") for line in rules)
+    sources = {"192.0.2.10", "198.51.100.7", "203.0.113.0/24", "192.0.2.128/25"}
+    allowed = {line.split()[2] for line in rules if line.startswith("allow from")}
+    assert allowed == sources
+    assert len(rules) == 3 * len(sources) + 3  # a worker: 7946/tcp, 7946/udp, 4789/udp
+    _assert_allows_before_denies(run)
+    run(new["delete"])
+    assert _added(run) == []
 
 
 def test_missing_ufw_is_a_clear_error(firewall_namespace: RunInNamespace) -> None:
-    script = run_program("single").named("firewall-wipp-host-ufw").inputs["create"]
+    script = _swarm_command({})["create"]
     result = firewall_namespace(f"PATH=/nonexistent; {script}", check=False)
     assert result.returncode != 0
     assert "ufw is not installed" in result.stderr and "wipp:manageFirewall false" in result.stderr

@@ -38,7 +38,13 @@ def test_init_again_is_a_no_op_that_prints_the_same_node(manager: EngineHost, sw
 
 
 def test_token_commands_print_one_token_and_nothing_else(manager: EngineHost, swarm: str) -> None:
-    deployment = run_program("single", engine_overrides(manager))
+    # Tokens are read only for roles some host joins as: a second manager and a worker (never run here).
+    hosts = [
+        {"name": "wipp-host", "address": manager.address, "role": "manager", "local": True},
+        {"name": "second-manager", "address": "192.0.2.20", "role": "manager"},
+        {"name": "a-worker", "address": "192.0.2.21", "role": "worker"},
+    ]
+    deployment = run_program("multi", {"hosts": hosts, "dockerHost": manager.engine.docker_host})
     tokens = {}
     for role in ("worker", "manager"):
         result = run_script(deployment.named(f"swarm-{role}-token").inputs["create"])

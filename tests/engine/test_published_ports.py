@@ -1,0 +1,140 @@
+"""Published ports restricted for real: DOCKER-USER rules on the private engine's own namespace.
+
+A swarm service publishes a port in host mode on the manager engine (this kernel has no
+IPVS for ingress mode; the rules match the port the client asked for, which is the same in
+both modes). Clients connect from the worker's namespace, from its own address and from a
+second address this test adds, so one source can be allowed and the other not. The rules
+live in the manager namespace's iptables: the machine's own firewall is checked unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from docker_api import wait_until
+from engine_hosts import EngineHost, engine_overrides
+from harness import run_program
+
+PORT = 18080
+SERVICE = "published-ports-probe"
+OTHER_ADDRESS = "10.231.0.3"  # a second source on the worker's link, added and removed by this test
+
+
+def _in_namespace(netns: str | None, command: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    assert netns, "the private engines run in network namespaces of their own"
+    return subprocess.run(
+        ["nsenter", f"--net={netns}", *command], capture_output=True, text=True, timeout=60, check=check
+    )
+
+
+def _answers(client: EngineHost, source: str, server: str) -> bool:
+    """Whether an HTTP GET from `source` (an address in the client's namespace) gets an answer."""
+    fetch = (
+        "import http.client, sys;"
+        "c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=2, source_address=(sys.argv[3], 0));"
+        "c.request('GET', '/'); sys.stdout.write(c.getresponse().read().decode())"
+    )
+    result = _in_namespace(client.engine.netns, [sys.executable, "-c", fetch, server, str(PORT), source], check=False)
+    return result.returncode == 0 and "probe" in result.stdout
+
+
+def _docker_user(manager: EngineHost) -> list[str]:
+    return _in_namespace(manager.engine.netns, ["iptables", "-w", "-S", "DOCKER-USER"]).stdout.splitlines()
+
+
+def _root_iptables() -> str:
+    return subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True, check=True).stdout
+
+
+def _published_ports_command(manager: EngineHost, sources: list[str]) -> dict[str, str]:
+    overrides = engine_overrides(manager, allowedSources=sources, manageFirewall=True)
+    return run_program("single", overrides).named("firewall-wipp-host-published-ports").inputs
+
+
+@pytest.fixture
+def published_service(manager: EngineHost, worker: EngineHost, swarm: str, images: list[str]) -> Iterator[None]:
+    """A service answering on PORT in host mode, and a second client address on the worker."""
+    root_before = _root_iptables()
+    link = _in_namespace(worker.engine.netns, ["ip", "-o", "-4", "addr", "show"]).stdout
+    device = next(line.split()[1] for line in link.splitlines() if f" {worker.address}/" in line)
+    _in_namespace(worker.engine.netns, ["ip", "addr", "add", f"{OTHER_ADDRESS}/24", "dev", device])
+    manager.engine.cli(
+        "service", "create", "--detach", "--name", SERVICE,
+        "--publish", f"mode=host,published={PORT},target=8080",
+        "--entrypoint", "/bin/sh",
+        "wipp/wipp_master:2.2.0",
+        "-c", "mkdir -p /tmp/www && echo probe > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _answers(worker, worker.address, manager.address), 60, 0.5, "the probe service answers")
+        yield
+    finally:
+        manager.engine.cli("service", "rm", SERVICE, check=False)
+        _in_namespace(worker.engine.netns, ["ip", "addr", "del", f"{OTHER_ADDRESS}/24", "dev", device], check=False)
+    assert _root_iptables() == root_before, "the machine's own iptables rules changed"
+
+
+def test_only_allowed_sources_reach_published_ports(
+    manager: EngineHost, worker: EngineHost, published_service: None
+) -> None:
+    netns = manager.engine.netns
+    assert _answers(worker, OTHER_ADDRESS, manager.address), "before any rule, every source gets an answer"
+    # An administrator's own rule, identical to one of ours but untagged: it must survive everything below.
+    admin_rule = ["-s", f"{worker.address}/32", "-p", "tcp", "-m", "conntrack", "--ctorigdstport", str(PORT)]
+    admin_rule += ["--ctdir", "ORIGINAL", "-j", "RETURN"]
+    _in_namespace(netns, ["iptables", "-w", "-I", "DOCKER-USER", "1", *admin_rule])
+    admin_line = f"-A DOCKER-USER {' '.join(admin_rule)}"
+    assert admin_line in _docker_user(manager)
+
+    first = _published_ports_command(manager, [f"{worker.address}/32"])
+    _in_namespace(netns, ["/bin/sh", "-c", first["create"]])
+    applied = _docker_user(manager)
+    _in_namespace(netns, ["/bin/sh", "-c", first["create"]])
+    assert _docker_user(manager) == applied, "a second apply adds nothing"
+    tagged = [line for line in applied if "wipp:" in line]
+    assert len(tagged) == 4  # a DROP for each of the two ports, a RETURN for the one source on each
+    assert _answers(worker, worker.address, manager.address)
+    assert not _answers(worker, OTHER_ADDRESS, manager.address)
+
+    # A changed source list, applied as Pulumi replaces the command: new create first, then the old delete.
+    second = _published_ports_command(manager, [f"{OTHER_ADDRESS}/32"])
+    _in_namespace(netns, ["/bin/sh", "-c", second["create"]])
+    _in_namespace(netns, ["/bin/sh", "-c", first["delete"]])
+    rules = _docker_user(manager)
+    first_tag = first["create"].split("\nTAG=")[1].split("\n")[0]
+    second_tag = second["create"].split("\nTAG=")[1].split("\n")[0]
+    assert first_tag != second_tag
+    assert not [line for line in rules if first_tag in line]
+    assert len([line for line in rules if second_tag in line]) == 4
+    assert _answers(worker, OTHER_ADDRESS, manager.address)
+    # The new rules sit above the administrator's: the worker's address is no longer let through.
+    assert not _answers(worker, worker.address, manager.address)
+    assert admin_line in rules
+
+    _in_namespace(netns, ["/bin/sh", "-c", second["delete"]])
+    after = _docker_user(manager)
+    assert not [line for line in after if "wipp:" in line], json.dumps(after)
+    assert admin_line in after
+    assert _answers(worker, OTHER_ADDRESS, manager.address)
+    _in_namespace(netns, ["iptables", "-w", "-D", "DOCKER-USER", *admin_rule])
+
+
+def test_no_docker_user_chain_is_a_clear_error(manager: EngineHost, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where Docker does not run its iptables firewall, the rules cannot be placed: say so, change nothing."""
+    name = f"wippnochain-{tmp_path_factory.getbasetemp().name}"[:15]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        create = _published_ports_command(manager, ["10.0.0.0/24"])["create"]
+        result = subprocess.run(
+            ["ip", "netns", "exec", name, "/bin/sh", "-c", create], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode != 0
+        assert "no DOCKER-USER chain" in result.stderr and "wipp:allowedSources" in result.stderr
+        listed = subprocess.run(["ip", "netns", "exec", name, "iptables", "-w", "-S"], capture_output=True, text=True)
+        assert "wipp:" not in listed.stdout
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
