@@ -60,6 +60,7 @@ class Registered:
     retain_on_delete: bool
     delete_before_replace: bool
     additional_secret_outputs: list[str]
+    replace_on_changes: list[str]
     raw_inputs: Any  # the wire form, where secrets are still marked
     mock_id: str = ""  # what the mocks answered: the engine suite maps these to real values
     mock_outputs: dict[str, Any] = field(default_factory=dict)
@@ -147,6 +148,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     retain_on_delete=request.retainOnDelete,
                     delete_before_replace=request.deleteBeforeReplace,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
+                    replace_on_changes=list(request.replaceOnChanges),
                     raw_inputs=request.object,
                     mock_id=response.id,
                     mock_outputs=self.resources[response.urn].state if response.urn in self.resources else {},

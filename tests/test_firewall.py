@@ -82,6 +82,7 @@ def test_changed_rules_replace_the_command_so_the_old_rules_are_removed() -> Non
         old, new, again = (d.named(name) for d in (before, after, same))
         # pulumi-command replaces a command when its triggers change; a changed `create` alone is only re-run.
         assert old.inputs["triggers"] == [_variable(old.inputs["create"], "TAG")]
+        assert "triggers[*]" in old.replace_on_changes
         assert new.inputs["triggers"] != old.inputs["triggers"]
         assert again.inputs["triggers"] == old.inputs["triggers"]
         # Create before delete: the new rules are in before the old ones go.
