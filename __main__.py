@@ -22,6 +22,7 @@ swarm = Swarm("swarm", SwarmArgs(settings, firewalls=dict(firewalls)))
 docker_provider = docker.Provider(
     "swarm-manager",
     host=settings.docker_provider_host,
+    ssh_opts=settings.docker_provider_ssh_opts,
     opts=pulumi.ResourceOptions(depends_on=[swarm]),
 )
 on_swarm = pulumi.ResourceOptions(providers=[docker_provider], depends_on=[swarm])

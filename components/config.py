@@ -7,6 +7,7 @@ program trusts the `Settings` it gets back.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -49,6 +50,7 @@ _IMAGE = re.compile(
 )
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$")
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
 # Shared folders: letters, digits, '.', '_', '-' between slashes; nothing a shell could split or expand.
 _FOLDER = re.compile(r"^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$")
@@ -92,10 +94,17 @@ class Host:
     local: bool  # run commands on this machine, without SSH
     ssh_user: str
     ssh_port: int
+    host_key: str | None = None  # the host's public SSH key, "<type> <base64>", as ssh-keyscan prints it
 
     @property
     def is_manager(self) -> bool:
         return self.role == "manager"
+
+    @property
+    def known_hosts_line(self) -> str:
+        """The host's key as a known_hosts line (with the port when it is not 22)."""
+        pattern = self.address if self.ssh_port == 22 else f"[{self.address}]:{self.ssh_port}"
+        return f"{pattern} {self.host_key}"
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,7 @@ class Settings:
     publish_mode: str
     endpoint_mode: str
     allowed_sources: list[str]
+    allow_unknown_host_keys: bool
     manage_firewall: bool
     leave_swarm_on_destroy: bool
     delete_data_on_destroy: bool
@@ -146,6 +156,22 @@ class Settings:
             "wipp": f"wipp/wipp:{self.version}",
             "exec": f"wipp/wipp_executor:{self.version}",
         }
+
+    @property
+    def docker_provider_ssh_opts(self) -> list[str]:
+        """Options for the system `ssh` the Docker provider runs to reach a remote first manager.
+
+        With a host key, only that key is accepted: no known_hosts file is read or written.
+        """
+        manager = self.first_manager
+        if self.docker_host or manager.local or manager.host_key is None:
+            return []
+        return [
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", f"KnownHostsCommand=/bin/echo {manager.known_hosts_line}",
+        ]  # fmt: skip
 
     @property
     def docker_provider_host(self) -> str:
@@ -235,9 +261,10 @@ def _parse_host(index: int, raw: Any) -> Host:
     key = f"hosts[{index}]"
     if not isinstance(raw, dict):
         raise _fail(key, raw, "an object with name, address and role")
-    unknown = set(raw) - {"name", "address", "role", "local", "sshUser", "sshPort"}
+    known = ("name", "address", "role", "local", "sshUser", "sshPort", "hostKey")
+    unknown = set(raw) - set(known)
     if unknown:
-        raise _fail(key, raw, f"only name, address, role, local, sshUser, sshPort (unknown: {sorted(unknown)})")
+        raise _fail(key, raw, f"only {', '.join(known)} (unknown: {sorted(unknown)})")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise _fail(f"{key}.name", name, "a host name of letters, digits, '.', '_' or '-'")
@@ -254,7 +281,23 @@ def _parse_host(index: int, raw: Any) -> Host:
     if not isinstance(ssh_user, str) or not re.fullmatch(r"[a-z_][a-z0-9_.-]{0,31}", ssh_user):
         raise _fail(f"{key}.sshUser", ssh_user, "a Unix user name such as ubuntu")
     ssh_port = _port(f"{key}.sshPort", raw.get("sshPort", 22))
-    return Host(name, address, role, local, ssh_user, ssh_port)
+    host_key = raw.get("hostKey")
+    if host_key is not None and not is_valid_host_key(host_key):
+        raise _fail(f"{key}.hostKey", host_key, "a public host key such as 'ssh-ed25519 AAAAC3Nza...' (ssh-keyscan)")
+    return Host(name, address, role, local, ssh_user, ssh_port, host_key)
+
+
+def is_valid_host_key(value: Any) -> bool:
+    """`<type> <base64>` whose base64 blob starts with the same key type, as every SSH public key does."""
+    if not isinstance(value, str) or not _HOST_KEY.match(value):
+        return False
+    key_type, blob = value.split(" ")
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except ValueError:
+        return False
+    length = int.from_bytes(raw[:4], "big")
+    return raw[4 : 4 + length] == key_type.encode()
 
 
 def _parse_hosts(cfg: pulumi.Config) -> list[Host]:
@@ -418,6 +461,15 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
             "endpointMode", endpoint_mode, "vip while wipp:publishMode is ingress (dnsrr needs publishMode host)"
         )
 
+    allow_unknown_host_keys = _bool(cfg, "allowUnknownHostKeys")
+    for index, host in enumerate(hosts):
+        if not host.local and host.host_key is None and not allow_unknown_host_keys:
+            raise pulumi.RunError(
+                f"config {NAMESPACE}:hosts[{index}].hostKey is missing: {host.name} is reached over SSH and its "
+                f"host key is how the program knows it talks to {host.address} and not an impostor; set it to the "
+                f"output of `ssh-keyscan -t ed25519 -p {host.ssh_port} {host.address}` (checked out of band), "
+                f"or set {NAMESPACE}:allowUnknownHostKeys true to connect without checking"
+            )
     needs_ssh = [h.name for h in hosts if not h.local]
     ssh_private_key = cfg.get_secret("sshPrivateKey")
     if needs_ssh and ssh_private_key is None:
@@ -452,6 +504,7 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
         publish_mode=publish_mode,
         endpoint_mode=endpoint_mode,
         allowed_sources=allowed_sources,
+        allow_unknown_host_keys=allow_unknown_host_keys,
         manage_firewall=manage_firewall,
         leave_swarm_on_destroy=_bool(cfg, "leaveSwarmOnDestroy"),
         delete_data_on_destroy=_bool(cfg, "deleteDataOnDestroy"),

@@ -49,5 +49,6 @@ def host_command(
         port=host.ssh_port,
         user=host.ssh_user,
         private_key=settings.ssh_private_key,
+        host_key=host.host_key,
     )
     return command.remote.Command(name, connection=connection, logging=command.remote.Logging(logging.value), **common)

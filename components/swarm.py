@@ -24,7 +24,8 @@ class Swarm(pulumi.ComponentResource):
     Join tokens are read only for the roles some host joins as, as secrets (secret
     stdout, stderr-only logging), and handed to the joining hosts on stdin; they are
     never component outputs. On destroy, hosts leave only when
-    wipp:leaveSwarmOnDestroy is true; workers leave before the first manager.
+    wipp:leaveSwarmOnDestroy is true: workers leave, other managers are demoted
+    and leave, then the first manager removes their nodes and leaves.
     """
 
     manager_node_id: pulumi.Output[str]
@@ -58,6 +59,7 @@ class Swarm(pulumi.ComponentResource):
                 create=render(
                     "swarm-join.sh",
                     args.settings.script_docker_host(host),
+                    HOST_NAME=host.name,
                     ROLE=host.role,
                     MANAGER_ADDR=manager.address,
                     ADVERTISE_ADDR=host.address,
@@ -81,11 +83,16 @@ class Swarm(pulumi.ComponentResource):
         )
 
     def _leave_script(self, host: Host) -> str:
+        # The first manager's delete runs last (every join depends on its init): by then
+        # the other hosts have left, and it removes their nodes before ending the swarm.
+        first = host is self._settings.first_manager
+        departed = [h.address for h in self._settings.hosts if h is not host] if first else []
         return render(
             "swarm-leave.sh",
             self._settings.script_docker_host(host),
             LEAVE=str(self._settings.leave_swarm_on_destroy).lower(),
-            FORCE=str(host.is_manager).lower(),
+            ROLE="first-manager" if first else host.role,
+            DEPARTED=" ".join(departed),
         )
 
     def _firewall_of(self, host: Host) -> list[pulumi.Resource]:

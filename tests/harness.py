@@ -6,6 +6,8 @@ The config is built as the Pulumi CLI builds it: the defaults declared in
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import runpy
 from dataclasses import dataclass, field
@@ -23,8 +25,32 @@ FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-test-key\n-----END OPE
 DELETE = object()  # an override value that removes the key
 
 
-def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`wipp:*` keys as the CLI would pass them for `stack`, with overrides applied."""
+def fake_host_key(address: str) -> str:
+    """A well-formed ed25519 public host key, different for each address (never a real host's)."""
+    key_type = b"ssh-ed25519"
+    body = hashlib.sha256(address.encode()).digest()
+    blob = len(key_type).to_bytes(4, "big") + key_type + len(body).to_bytes(4, "big") + body
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()}"
+
+
+def _with_host_keys(hosts: Any) -> Any:
+    """Hosts with a hostKey where an administrator would have put one (every SSH host)."""
+    if not isinstance(hosts, list):
+        return hosts
+    return [
+        {**h, "hostKey": fake_host_key(str(h.get("address")))}
+        if isinstance(h, dict) and not h.get("local") and "hostKey" not in h
+        else h
+        for h in hosts
+    ]
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None, fill_host_keys: bool = True) -> dict[str, Any]:
+    """`wipp:*` keys as the CLI would pass them for `stack`, with overrides applied.
+
+    With `fill_host_keys`, every SSH host without a hostKey gets a fake one, as the README
+    has an administrator add them with ssh-keyscan; config tests turn it off.
+    """
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     config: dict[str, Any] = {
         f"wipp:{key}": schema["default"] for key, schema in project["config"].items() if "default" in schema
@@ -37,6 +63,8 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[st
             config.pop(f"wipp:{key}", None)
         else:
             config[f"wipp:{key}"] = value
+    if fill_host_keys and "wipp:hosts" in config:
+        config["wipp:hosts"] = _with_host_keys(config["wipp:hosts"])
     return config
 
 
@@ -162,12 +190,13 @@ def run_program(
     overrides: dict[str, Any] | None = None,
     preview: bool = False,
     record_into: Deployment | None = None,
+    fill_host_keys: bool = True,
 ) -> Deployment:
     """Runs the program for `stack` under mocks; raises what the program raises.
 
     `record_into` receives the registrations even when the program raises.
     """
-    config = stack_config(stack, overrides)
+    config = stack_config(stack, overrides, fill_host_keys)
     monitor = RecordingMonitor(WippMocks())
     if record_into is not None:
         monitor.deployment = record_into

@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from harness import DELETE, Deployment, run_program, stack_config
+from harness import DELETE, Deployment, fake_host_key, run_program, stack_config
 
 MANAGER = {"name": "m1", "address": "10.0.0.1", "role": "manager", "local": True}
 
@@ -241,7 +241,35 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ("container-port-range", "single", {"containerPorts": {"web": 0}}, ["wipp:containerPorts.web", "1 to 65535"]),
     ("docker-host", "single", {"dockerHost": "/var/run/docker.sock"}, ["wipp:dockerHost", "unix:///"]),
     ("missing-default", "single", {"version": DELETE}, ["wipp:version is missing", "Pulumi.yaml"]),
+    (
+        "host-key-garbage",
+        "multi",
+        {"hosts": [{"name": "m", "address": "10.0.0.1", "role": "manager", "hostKey": "AAAA not a key"}]},
+        ["wipp:hosts[0].hostKey", "'AAAA not a key'", "ssh-keyscan"],
+    ),
+    (
+        "host-key-type-mismatch",  # an ed25519 blob labelled as RSA: a copy-paste slip
+        "multi",
+        {
+            "hosts": [
+                {"name": "m", "address": "10.0.0.1", "role": "manager", "hostKey": "ssh-rsa " + fake_host_key("x")[12:]}
+            ]
+        },
+        ["wipp:hosts[0].hostKey", "ssh-keyscan"],
+    ),
 ]
+
+
+def test_remote_hosts_without_a_host_key_are_refused_unless_the_user_opts_out() -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("multi", fill_host_keys=False)
+    message = str(error.value)
+    assert "wipp:hosts[0].hostKey is missing" in message and "wipp-manager" in message
+    assert "ssh-keyscan -t ed25519 -p 22 192.0.2.10" in message and "wipp:allowUnknownHostKeys true" in message
+    opted_out = run_program("multi", {"allowUnknownHostKeys": True}, fill_host_keys=False)
+    assert all("hostKey" not in c.inputs["connection"] for c in opted_out.of_type("command:remote:Command"))
+    # A local host needs none.
+    assert run_program("single", fill_host_keys=False).of_type("command:local:Command")
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
-from harness import Deployment, run_program
+from harness import Deployment, Registered, fake_host_key, run_program
 
 
 def _urns(deployment: Deployment, *names: str) -> set[str]:
@@ -86,8 +87,11 @@ def test_extra_managers_join_as_managers() -> None:
     m2 = deployment.named("swarm-join-m2")
     assert m2.inputs["stdin"] == "SWMTKN-1-test-manager-token"
     assert "ROLE=manager\n" in m2.inputs["create"]
-    assert "FORCE=true\n" in m2.inputs["delete"]
-    assert "FORCE=false\n" in deployment.named("swarm-join-w1").inputs["delete"]
+    # No parallel force-leaves: a joined manager is demoted and leaves as a worker.
+    assert "ROLE=manager\n" in m2.inputs["delete"] and "--force" not in m2.inputs["delete"].split("first-manager)")[0]
+    assert "ROLE=worker\n" in deployment.named("swarm-join-w1").inputs["delete"]
+    first = deployment.named("swarm-init-m1").inputs["delete"]
+    assert "ROLE=first-manager\nDEPARTED='192.0.2.2 192.0.2.3'\n" in first
 
 
 def test_destroy_keeps_the_swarm_unless_asked() -> None:
@@ -114,3 +118,33 @@ def test_local_scripts_use_the_configured_docker_host() -> None:
     assert "export DOCKER_HOST=unix:///tmp/test/docker.sock\n" in init
     remote = run_program("multi", {"dockerHost": "tcp://192.0.2.10:2376"}).named("swarm-join-wipp-worker-1")
     assert "DOCKER_HOST" not in remote.inputs["create"]
+
+
+def test_every_ssh_connection_checks_the_hosts_key() -> None:
+    deployment = run_program("multi")
+    remote = deployment.of_type("command:remote:Command")
+    assert remote
+    for command in remote:
+        connection = command.inputs["connection"]
+        assert connection["hostKey"] == fake_host_key(connection["host"])
+
+
+def _ssh_opts(provider: Registered) -> list[str]:
+    # Provider inputs reach the engine JSON-encoded.
+    raw = provider.inputs.get("sshOpts", "[]")
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def test_the_docker_provider_accepts_only_the_managers_key() -> None:
+    provider = run_program("multi").named("swarm-manager")
+    assert provider.inputs["host"] == "ssh://ubuntu@192.0.2.10:22"
+    options = _ssh_opts(provider)
+    assert options[options.index("StrictHostKeyChecking=yes") - 1] == "-o"
+    assert "UserKnownHostsFile=/dev/null" in options and "GlobalKnownHostsFile=/dev/null" in options
+    assert f"KnownHostsCommand=/bin/echo 192.0.2.10 {fake_host_key('192.0.2.10')}" in options
+    on_port = run_program(
+        "multi", {"hosts": [{"name": "m", "address": "192.0.2.10", "role": "manager", "sshPort": 2222}]}
+    ).named("swarm-manager")
+    assert f"KnownHostsCommand=/bin/echo [192.0.2.10]:2222 {fake_host_key('192.0.2.10')}" in _ssh_opts(on_port)
+    local = run_program("single").named("swarm-manager")
+    assert _ssh_opts(local) == []

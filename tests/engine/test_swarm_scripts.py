@@ -14,10 +14,10 @@ from harness import Deployment, run_program
 TOKEN = re.compile(r"^SWMTKN-1-[0-9a-z]+-[0-9a-z]+$")
 
 
-def _two_host_program(manager: EngineHost, worker: EngineHost, leave: bool) -> Deployment:
+def _two_host_program(manager: EngineHost, worker: EngineHost, leave: bool, role: str = "worker") -> Deployment:
     hosts = [
         {"name": "manager", "address": manager.address, "role": "manager"},
-        {"name": "worker", "address": worker.address, "role": "worker"},
+        {"name": "worker", "address": worker.address, "role": role},
     ]
     return run_program("multi", {"hosts": hosts, "allowedSources": [], "leaveSwarmOnDestroy": leave})
 
@@ -61,8 +61,11 @@ def joined_worker(manager: EngineHost, worker: EngineHost, swarm: str) -> Iterat
     # Whatever the test did, leave the worker out of the swarm and the manager's node list.
     if _swarm_state(worker) != "inactive":
         worker.engine.cli("swarm", "leave", "--force", check=False)
+    if _swarm_state(manager) != "active":  # a test ended the swarm: the other tests need it back
+        run_script(run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["create"])
+    manager_id = manager.engine.request("GET", "/info")["Swarm"]["NodeID"]
     for node in manager.engine.request("GET", "/nodes"):
-        if node["ID"] != swarm:
+        if node["ID"] != manager_id:
             manager.engine.request("DELETE", f"/nodes/{node['ID']}", query={"force": "true"})
 
 
@@ -110,3 +113,38 @@ def test_manager_destroy_keeps_the_swarm_by_default(manager: EngineHost, swarm: 
     result = run_script(delete)
     assert result.returncode == 0 and "keeping this node" in result.stderr
     assert _swarm_state(manager) == "active"
+
+
+def test_a_node_in_another_swarm_is_refused_not_reported_joined(
+    manager: EngineHost, joined_worker: EngineHost, swarm: str
+) -> None:
+    worker = joined_worker
+    worker.engine.cli("swarm", "init", "--advertise-addr", worker.address)  # somebody else's swarm
+    program = _two_host_program(manager, worker, leave=False)
+    token = run_script(program.named("swarm-worker-token").inputs["create"], manager.engine.docker_host).stdout
+    result = run_script(program.named("swarm-join-worker").inputs["create"], worker.engine.docker_host, token, False)
+    assert result.returncode != 0 and result.stdout == ""  # no node ID: nothing reported as joined
+    assert "worker is already in another swarm" in result.stderr and f"{worker.address}:2377" in result.stderr
+    assert manager.engine.request("GET", "/info")["Swarm"]["Nodes"] == 1
+
+
+def test_leaving_demotes_a_joined_manager_and_the_first_manager_removes_its_node(
+    manager: EngineHost, joined_worker: EngineHost, swarm: str
+) -> None:
+    second = joined_worker
+    program = _two_host_program(manager, second, leave=True, role="manager")
+    token = run_script(program.named("swarm-manager-token").inputs["create"], manager.engine.docker_host).stdout
+    node_id = run_script(program.named("swarm-join-worker").inputs["create"], second.engine.docker_host, token).stdout
+    managers = [n for n in manager.engine.request("GET", "/nodes") if n["Spec"]["Role"] == "manager"]
+    assert len(managers) == 2
+
+    # Destroy runs the joined hosts' deletes first, then the first manager's.
+    left = run_script(program.named("swarm-join-worker").inputs["delete"], second.engine.docker_host)
+    assert _swarm_state(second) == "inactive"
+    nodes = {n["ID"]: n for n in manager.engine.request("GET", "/nodes")}
+    assert nodes[node_id.strip()]["Spec"]["Role"] == "worker", left.stderr  # demoted before it left
+    assert manager.engine.request("GET", "/info")["Swarm"]["ControlAvailable"] is True  # quorum kept
+
+    ended = run_script(program.named("swarm-init-manager").inputs["delete"], manager.engine.docker_host)
+    assert f"{node_id.strip()}" in ended.stderr  # `docker node rm` names the node it removed
+    assert _swarm_state(manager) == "inactive"
