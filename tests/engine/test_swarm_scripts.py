@@ -87,7 +87,7 @@ def test_join_and_leave_are_idempotent(manager: EngineHost, joined_worker: Engin
 
     second = run_script(join, worker.engine.docker_host, stdin=token)
     assert second.stdout.strip() == node_id
-    assert "already in a swarm" in second.stderr
+    assert "already in this swarm" in second.stderr
 
     # Destroy with the default switch keeps the node in the swarm.
     kept = run_script(keep.named("swarm-join-worker").inputs["delete"], worker.engine.docker_host)
