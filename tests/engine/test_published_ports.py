@@ -10,9 +10,12 @@ live in the manager namespace's iptables: the machine's own firewall is checked 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from docker_api import wait_until
@@ -138,3 +141,62 @@ def test_no_docker_user_chain_is_a_clear_error(manager: EngineHost, tmp_path_fac
         assert "wipp:" not in listed.stdout
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_rules_come_back_after_a_restart_through_the_systemd_unit(
+    manager: EngineHost, worker: EngineHost, published_service: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The persistence path, with a private systemd layout: a unit folder bound over /etc/systemd/system
+    and a `systemctl` that records its calls, inside a mount namespace of the test's own.
+    The unit's ExecStart is then run as systemd would after Docker starts."""
+    work = tmp_path_factory.mktemp("persist")
+    units, persist, bin_dir = work / "units", work / "wipp", work / "bin"
+    for folder in (units, bin_dir):
+        folder.mkdir()
+    calls = work / "systemctl.calls"
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    systemctl.chmod(0o755)
+    command = _published_ports_command(manager, [f"{worker.address}/32"])
+    create, delete = (
+        command[k].replace("PERSIST_DIR=/etc/wipp\n", f"PERSIST_DIR={persist}\n") for k in ("create", "delete")
+    )
+
+    def with_systemd(script: str) -> None:
+        inside = (
+            "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && "
+            f'mount --bind {units} /etc/systemd/system && PATH={bin_dir}:$PATH && eval "$SCRIPT"'
+        )
+        environment = {**os.environ, "SCRIPT": script}
+        assert manager.engine.netns
+        subprocess.run(
+            ["nsenter", f"--net={manager.engine.netns}", "unshare", "--mount", "--propagation", "private",
+             "sh", "-c", inside],
+            check=True, capture_output=True, text=True, timeout=60, env=environment,
+        )  # fmt: skip
+
+    with_systemd(create)
+    applied = [line for line in _docker_user(manager) if "wipp:" in line]
+    unit_files = list(units.glob("wipp-published-ports-*.service"))
+    assert len(unit_files) == 1
+    unit = unit_files[0].read_text()
+    assert "After=docker.service" in unit and "WantedBy=docker.service" in unit
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    copy = Path(exec_start.split(" ", 1)[1])
+    assert copy.parent == persist and copy.exists()
+    assert calls.read_text().splitlines() == ["daemon-reload", f"enable {unit_files[0].name}"]
+
+    # A restart: Docker comes back with DOCKER-USER holding none of our rules ...
+    for line in applied:
+        _in_namespace(manager.engine.netns, ["iptables", "-w", "-D", *shlex.split(line)[1:]])
+    assert _answers(worker, OTHER_ADDRESS, manager.address)
+    # ... and the unit's ExecStart puts back exactly the same rules.
+    _in_namespace(manager.engine.netns, ["/bin/sh", str(copy)])
+    assert [line for line in _docker_user(manager) if "wipp:" in line] == applied
+    assert not _answers(worker, OTHER_ADDRESS, manager.address)
+    assert _answers(worker, worker.address, manager.address)
+
+    with_systemd(delete)
+    assert not list(units.iterdir()) and not copy.exists()
+    assert f"disable {unit_files[0].name}" in calls.read_text()
+    assert not [line for line in _docker_user(manager) if "wipp:" in line]
