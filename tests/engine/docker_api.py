@@ -66,6 +66,20 @@ class Engine:
         tasks = self.request("GET", "/tasks", query={"filters": json.dumps({"service": [service]})})
         return sum(1 for t in tasks if t["Status"]["State"] == "running" and t["DesiredState"] == "running")
 
+    def network_exists(self, name: str) -> bool:
+        """Whether a lookup by name finds a network, in the swarm's list or the node's own copy.
+
+        A removed overlay network leaves the swarm's list first; until the node drops its copy
+        too, a create with CheckDuplicate is refused with 409 "already exists".
+        """
+        try:
+            self.request("GET", f"/networks/{name}")
+        except EngineError as error:
+            if ": 404 " in str(error):
+                return False
+            raise
+        return True
+
     def volume_mountpoint(self, name: str) -> str:
         return self.request("GET", f"/volumes/{name}")["Mountpoint"]
 

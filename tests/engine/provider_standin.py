@@ -144,12 +144,18 @@ class ProviderStandIn:
                 what=f"network {real_id} without containers",
             )
             self.engine.request("DELETE", f"/networks/{real_id}")
-            # Swarm removes an overlay network asynchronously; its name is free only once it is gone.
+            # Swarm removes an overlay network asynchronously, and the node keeps its own copy a
+            # moment longer than the swarm's list shows it: the name is free (a create with
+            # CheckDuplicate passes) only once a lookup by name finds nothing, on either side.
+            name = applied.inputs["name"]
             wait_until(
-                lambda: real_id not in {n["Id"] for n in self.engine.request("GET", "/networks")},
+                lambda: (
+                    real_id not in {n["Id"] for n in self.engine.request("GET", "/networks")}
+                    and not self.engine.network_exists(name)
+                ),
                 timeout=60,
                 interval=0.2,
-                what=f"network {real_id} removed",
+                what=f"network {name} ({real_id}) removed",
             )
         elif kind == "docker:index/volume:Volume":
             in_use = {"all": "1", "filters": json.dumps({"volume": [real_id]})}
