@@ -81,8 +81,8 @@ unit_name() {
 
 persist() {
     if [ ! -d /run/systemd/system ]; then
-        echo "firewall: no systemd on $(hostname): the DOCKER-USER rules last until Docker's host restarts;" \
-            "run pulumi up again after a restart" >&2
+        echo "firewall: no systemd on $(hostname): the DOCKER-USER rules last until the host restarts;" \
+            "after a restart, apply them again with pulumi up --replace <URN of this command>" >&2
         return 0
     fi
     unit=$(unit_name)
