@@ -7,7 +7,7 @@
 # Input variables: HOST_NAME, ROLE, MANAGER_ADDR, ADVERTISE_ADDR. Output: node ID.
 set -eu
 
-# getent returns an IP literal as it is and resolves a host name.
+# An IPv4 literal as it is, a host name resolved.
 ipv4_of() {
     case "$1" in
         *[!0-9.]*) getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }' ;;
