@@ -1,46 +1,43 @@
-"""The stack's `wipp:*` configuration, validated once into typed dataclasses.
+"""The stack's `wipp:*` configuration, validated once (pydantic) into the typed `Settings`.
 
-Every check raises `pulumi.RunError` naming the key, the bad value and the form
-expected, so `pulumi preview` stops before anything is touched. The rest of the
-program trusts the `Settings` it gets back.
+Every mistake of a stack is reported at once, in one `pulumi.RunError`, each naming the key
+path (`wipp:hosts[1].address`), the bad value and the form expected, so `pulumi preview`
+stops before anything is touched. A key the program does not know, at any level, is refused
+with the closest known key suggested. The rest of the program trusts the `Settings` it gets.
 """
 
 from __future__ import annotations
 
 import base64
+import difflib
 import ipaddress
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from .settings import Host, Settings, Storage
+from .wipp import (
+    ARG_PLACEHOLDERS,
+    DEFAULT_CONTAINER_PORTS,
+    DEFAULT_MOUNT_TARGETS,
+    DEFAULT_SERVICE_ARGS,
+    SEED_VOLUME_NAMES,
+    SERVICE_NAMES,
+    STORAGE_KEYS,
+    SWARM_PORTS,
+)
 
 NAMESPACE = "wipp"
-
-# The seed's four storage places, in the order NIST lists them.
-STORAGE_KEYS = ("wippdb", "wippdata", "pegasusdb", "pegasusdata")
-SEED_VOLUME_NAMES = {key: f"{key}volume" for key in STORAGE_KEYS}
-
-SERVICE_NAMES = ("mongodb", "master", "wipp", "exec")
-
-# Inferred from the public WIPP 1.1.0 setup script (see facts.md); overridable.
-DEFAULT_SERVICE_ARGS: dict[str, list[str]] = {
-    "mongodb": [],
-    "master": ["-m"],
-    "wipp": ["{master}", "{mongodb}"],
-    "exec": ["-e", "{master}", "{memory}"],
-}
-DEFAULT_MOUNT_TARGETS = {
-    "wippdb": "/data/db",
-    "wippdata": "/data/WIPP",
-    "pegasusdb": "/home/wipp/.pegasus",
-    "pegasusdata": "/data/pegasus-workflows",
-}
-DEFAULT_CONTAINER_PORTS = {"web": 8080, "dashboard": 5005}
-ARG_PLACEHOLDERS = ("master", "mongodb", "memory")
-
-SWARM_PORTS = {2377: "swarm management", 7946: "swarm gossip", 4789: "overlay VXLAN"}
+# Keys whose values are objects or lists in the stack file (the CLI hands them over as JSON).
+OBJECT_KEYS = ("hosts", "storage", "allowedSources", "serviceArgs", "mountTargets", "containerPorts")
+SECRET_KEYS = ("sshPrivateKey",)
 
 _MEMORY = re.compile(r"^[1-9][0-9]*[gGmMkK]$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -50,204 +47,67 @@ _IMAGE = re.compile(
 )
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_UNIX_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+# Go durations as the Docker provider takes them: 500ms, 2s, 1m30s, 1h.
+_DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h))+$")
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$")
-_DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
+_DOCKER_HOST = re.compile(r"^(unix|tcp|ssh)://\S+$")
 # Shared folders: letters, digits, '.', '_', '-' between slashes; nothing a shell could split or expand.
 _FOLDER = re.compile(r"^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$")
-# Folders of the operating system: never a WIPP data folder (and never `rm -rf`'d), nor anything inside
-# those marked as a tree.
+# Folders of the operating system: never a WIPP data folder (and never `rm -rf`'d) ...
 SYSTEM_FOLDERS = (
-    "/",
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/home",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/media",
-    "/mnt",
-    "/opt",
-    "/proc",
-    "/root",
-    "/run",
-    "/sbin",
-    "/srv",
-    "/sys",
-    "/tmp",
-    "/usr",
-    "/var",
-    "/var/lib",
-    "/var/log",
-    "/var/tmp",
-    "/var/lib/docker",
-)
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/media", "/mnt", "/opt",
+    "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/log",
+    "/var/tmp", "/var/lib/docker",
+)  # fmt: skip
+# ... nor anything inside these.
 SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr")
 
 
-@dataclass(frozen=True)
-class Host:
-    name: str
-    address: str
-    role: str  # "manager" or "worker"
-    local: bool  # run commands on this machine, without SSH
-    ssh_user: str
-    ssh_port: int
-    host_key: str | None = None  # the host's public SSH key, "<type> <base64>", as ssh-keyscan prints it
+# -- one value each: the form, and the words that say it -----------------------------------------
+def _form(expected: str, check: Callable[[Any], Any]) -> BeforeValidator:
+    """A validator that passes what `check` returns, or reports `expected` (None = not accepted)."""
 
-    @property
-    def is_manager(self) -> bool:
-        return self.role == "manager"
+    def validate(value: Any) -> Any:
+        result = check(value)
+        if result is None:
+            raise PydanticCustomError("wipp_form", "{expected}", {"expected": expected})
+        return result
 
-    @property
-    def known_hosts_line(self) -> str:
-        """The host's key as a known_hosts line (with the port when it is not 22)."""
-        pattern = self.address if self.ssh_port == 22 else f"[{self.address}]:{self.ssh_port}"
-        return f"{pattern} {self.host_key}"
+    return BeforeValidator(validate)
 
 
-@dataclass(frozen=True)
-class Storage:
-    mode: str  # "volume" or "bind"
-    # storage key -> volume name (volume mode) or absolute folder (bind mode)
-    sources: dict[str, str]
+def _matching(pattern: re.Pattern[str]) -> Callable[[Any], str | None]:
+    return lambda v: v if isinstance(v, str) and pattern.match(v) else None
 
 
-@dataclass(frozen=True)
-class Settings:
-    stack: str
-    version: str
-    mongo_image: str
-    memory: str
-    hosts: list[Host]
-    storage: Storage
-    network_name: str
-    web_port: int
-    dashboard_port: int
-    publish_mode: str
-    endpoint_mode: str
-    allowed_sources: list[str]
-    allow_unknown_host_keys: bool
-    manage_firewall: bool
-    leave_swarm_on_destroy: bool
-    delete_data_on_destroy: bool
-    converge_interval: str
-    converge_timeout: str
-    docker_host: str | None
-    ssh_private_key: pulumi.Output[str] | None
-    service_args: dict[str, list[str]]
-    mount_targets: dict[str, str]
-    container_ports: dict[str, int]
-
-    @property
-    def managers(self) -> list[Host]:
-        return [h for h in self.hosts if h.is_manager]
-
-    @property
-    def first_manager(self) -> Host:
-        return self.managers[0]
-
-    @property
-    def images(self) -> dict[str, str]:
-        return {
-            "mongodb": self.mongo_image,
-            "master": f"wipp/wipp_master:{self.version}",
-            "wipp": f"wipp/wipp:{self.version}",
-            "exec": f"wipp/wipp_executor:{self.version}",
-        }
-
-    @property
-    def docker_provider_ssh_opts(self) -> list[str]:
-        """Options for the system `ssh` the Docker provider runs to reach a remote first manager.
-
-        With a host key, only that key is accepted: no known_hosts file is read or written.
-        """
-        manager = self.first_manager
-        if self.docker_host or manager.local or manager.host_key is None:
-            return []
-        return [
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", f"KnownHostsCommand=/bin/echo {manager.known_hosts_line}",
-        ]  # fmt: skip
-
-    @property
-    def docker_provider_host(self) -> str:
-        """Where the Docker provider talks to the swarm: the first manager."""
-        if self.docker_host:
-            return self.docker_host
-        manager = self.first_manager
-        if manager.local:
-            return "unix:///var/run/docker.sock"
-        return f"ssh://{manager.ssh_user}@{manager.address}:{manager.ssh_port}"
-
-    def script_docker_host(self, host: Host) -> str | None:
-        """DOCKER_HOST for scripts on `host`: only a local host uses wipp:dockerHost."""
-        return self.docker_host if host.local else None
-
-    @property
-    def multi_host(self) -> bool:
-        return len(self.hosts) > 1
-
-    def resolved_args(self, service: str) -> list[str]:
-        """A service's arguments with `{master}`, `{mongodb}`, `{memory}` filled in."""
-        values = {"master": "master", "mongodb": "mongodb", "memory": self.memory}
-        return [arg.format(**values) for arg in self.service_args[service]]
-
-
-def _fail(key: str, value: Any, expected: str) -> pulumi.RunError:
-    shown = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return pulumi.RunError(f"config {NAMESPACE}:{key} = {shown} is invalid: expected {expected}")
-
-
-def _require_str(cfg: pulumi.Config, key: str) -> str:
-    value = cfg.get(key)
-    if value is None:
-        raise pulumi.RunError(
-            f"config {NAMESPACE}:{key} is missing: it has a default in Pulumi.yaml; "
-            f"set it with `pulumi config set {NAMESPACE}:{key} <value>`"
-        )
-    return value
-
-
-def _port(key: str, raw: Any) -> int:
+def _port(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
     try:
-        port = int(raw)
+        port = int(value)
     except (TypeError, ValueError):
-        raise _fail(key, raw, "a TCP port number from 1 to 65535") from None
-    if not 1 <= port <= 65535 or str(raw).strip() != str(port):
-        raise _fail(key, raw, "a TCP port number from 1 to 65535")
-    return port
+        return None
+    return port if 1 <= port <= 65535 and str(value).strip() == str(port) else None
 
 
-def _bool(cfg: pulumi.Config, key: str) -> bool:
-    raw = _require_str(cfg, key).strip().lower()
-    if raw not in ("true", "false"):
-        raise _fail(key, raw, "true or false")
-    return raw == "true"
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return {"true": True, "false": False}.get(text)
 
 
-def _duration(cfg: pulumi.Config, key: str) -> str:
-    raw = _require_str(cfg, key)
-    if not _DURATION.match(raw) or int(re.sub(r"\D", "", raw)) == 0:
-        raise _fail(key, raw, "a positive duration such as 500ms, 2s, 20m or 1h")
-    return raw
+def _duration(value: Any) -> str | None:
+    if not isinstance(value, str) or not _DURATION.match(value):
+        return None
+    return value if any(int(n) for n in re.findall(r"[0-9]+", value)) else None
 
 
-def _object(cfg: pulumi.Config, key: str, default: Any) -> Any:
-    raw = cfg.get(key)
-    if raw is None:
-        return default
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        raise _fail(key, raw, "a YAML object or list in the stack file") from None
-
-
-def is_valid_address(address: str) -> bool:
+def is_valid_address(address: Any) -> bool:
     """An IPv4 address or a DNS host name (the swarm scripts advertise IPv4)."""
+    if not isinstance(address, str):
+        return False
     try:
         return ipaddress.ip_address(address).version == 4
     except ValueError:
@@ -255,36 +115,6 @@ def is_valid_address(address: str) -> bool:
     if len(address) > 253 or not address or re.fullmatch(r"[0-9.]+", address):
         return False
     return all(_HOSTNAME_LABEL.match(label) for label in address.rstrip(".").split("."))
-
-
-def _parse_host(index: int, raw: Any) -> Host:
-    key = f"hosts[{index}]"
-    if not isinstance(raw, dict):
-        raise _fail(key, raw, "an object with name, address and role")
-    known = ("name", "address", "role", "local", "sshUser", "sshPort", "hostKey")
-    unknown = set(raw) - set(known)
-    if unknown:
-        raise _fail(key, raw, f"only {', '.join(known)} (unknown: {sorted(unknown)})")
-    name = raw.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _fail(f"{key}.name", name, "a host name of letters, digits, '.', '_' or '-'")
-    address = raw.get("address")
-    if not isinstance(address, str) or not is_valid_address(address):
-        raise _fail(f"{key}.address", address, "an IPv4 address or a DNS host name")
-    role = raw.get("role")
-    if role not in ("manager", "worker"):
-        raise _fail(f"{key}.role", role, "manager or worker")
-    local = raw.get("local", False)
-    if not isinstance(local, bool):
-        raise _fail(f"{key}.local", local, "true or false")
-    ssh_user = raw.get("sshUser", "root")
-    if not isinstance(ssh_user, str) or not re.fullmatch(r"[a-z_][a-z0-9_.-]{0,31}", ssh_user):
-        raise _fail(f"{key}.sshUser", ssh_user, "a Unix user name such as ubuntu")
-    ssh_port = _port(f"{key}.sshPort", raw.get("sshPort", 22))
-    host_key = raw.get("hostKey")
-    if host_key is not None and not is_valid_host_key(host_key):
-        raise _fail(f"{key}.hostKey", host_key, "a public host key such as 'ssh-ed25519 AAAAC3Nza...' (ssh-keyscan)")
-    return Host(name, address, role, local, ssh_user, ssh_port, host_key)
 
 
 def is_valid_host_key(value: Any) -> bool:
@@ -300,219 +130,409 @@ def is_valid_host_key(value: Any) -> bool:
     return raw[4 : 4 + length] == key_type.encode()
 
 
-def _parse_hosts(cfg: pulumi.Config) -> list[Host]:
-    raw = _object(cfg, "hosts", None)
-    if not isinstance(raw, list) or not raw:
-        raise _fail("hosts", raw, "a non-empty list of {name, address, role} objects")
-    hosts = [_parse_host(i, entry) for i, entry in enumerate(raw)]
-    for attribute in ("name", "address"):
-        seen: set[str] = set()
-        for host in hosts:
-            value = getattr(host, attribute)
-            if value in seen:
-                values = [getattr(h, attribute) for h in hosts]
-                raise _fail("hosts", values, f"a unique {attribute} per host ({value!r} repeats)")
-            seen.add(value)
-    if not any(h.is_manager for h in hosts):
-        raise _fail("hosts", [h.name for h in hosts], "at least one host with role: manager")
-    if sum(h.local for h in hosts) > 1:
-        raise _fail("hosts", [h.name for h in hosts if h.local], "at most one host with local: true")
-    return hosts
+def _cidr(value: Any) -> str | None:
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        return None
 
 
-def _parse_storage(cfg: pulumi.Config, host_count: int) -> Storage:
-    raw = _object(cfg, "storage", {"mode": "volume"})
-    if not isinstance(raw, dict) or raw.get("mode") not in ("volume", "bind"):
-        raise _fail("storage", raw, "{mode: volume} or {mode: bind, paths: {wippdb: /abs/path, ...}}")
-    mode = raw["mode"]
-    if mode == "volume":
-        overrides = raw.get("names", {})
-        if not isinstance(overrides, dict):
-            raise _fail("storage.names", overrides, f"an object of volume names for {list(STORAGE_KEYS)}")
-        names = {**SEED_VOLUME_NAMES, **overrides}
-        for key, name in names.items():
-            if key not in STORAGE_KEYS or not isinstance(name, str) or not _NAME.match(name):
-                raise _fail(f"storage.names.{key}", name, f"a volume name for one of {list(STORAGE_KEYS)}")
-        if host_count > 1:
-            raise _fail(
-                "storage.mode",
-                mode,
-                f"bind with shared folders: named volumes live on one host and {host_count} hosts are configured",
-            )
-        return Storage("volume", names)
-    paths = raw.get("paths")
-    if not isinstance(paths, dict) or set(paths) != set(STORAGE_KEYS):
-        raise _fail("storage.paths", paths, f"absolute folders for exactly {list(STORAGE_KEYS)}")
-    for key, path in paths.items():
-        _check_folder(f"storage.paths.{key}", path)
-    folders = sorted(paths.values())
-    if len(set(folders)) != len(folders):
-        raise _fail("storage.paths", paths, "four different folders")
-    for outer in folders:
-        for inner in folders:
-            if inner.startswith(outer + "/"):
-                raise _fail("storage.paths", paths, f"four folders none inside another ({inner} is inside {outer})")
-    return Storage("bind", {key: paths[key] for key in STORAGE_KEYS})
+def _folder(value: Any) -> str | None:
+    if not isinstance(value, str) or not _FOLDER.match(value):
+        return None
+    if any(part in (".", "..") for part in value.split("/")):
+        return None
+    return value
 
 
-def _check_folder(key: str, path: Any) -> None:
-    expected = "an absolute folder path of letters, digits, '.', '_' and '-', such as /mnt/wipp-shared/wippdbvolume"
-    if not isinstance(path, str) or not _FOLDER.match(path) or any(part in (".", "..") for part in path.split("/")):
-        raise _fail(key, path, expected)
-    if path in SYSTEM_FOLDERS or any(path.startswith(tree + "/") for tree in SYSTEM_TREES):
-        raise _fail(key, path, "a folder of its own for WIPP data, not a system folder such as /, /etc, /home or /var")
-
-
-def _parse_service_args(cfg: pulumi.Config) -> dict[str, list[str]]:
-    overrides = _object(cfg, "serviceArgs", {})
-    if not isinstance(overrides, dict):
-        raise _fail("serviceArgs", overrides, "an object of service name -> list of arguments")
-    merged = dict(DEFAULT_SERVICE_ARGS)
-    for service, args in overrides.items():
-        key = f"serviceArgs.{service}"
-        if service not in SERVICE_NAMES:
-            raise _fail(key, args, f"a service among {list(SERVICE_NAMES)}")
-        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise _fail(key, args, "a list of strings")
-        for arg in args:
-            try:
-                arg.format(**dict.fromkeys(ARG_PLACEHOLDERS, ""))
-            except (KeyError, IndexError, ValueError):
-                placeholders = ", ".join("{" + p + "}" for p in ARG_PLACEHOLDERS)
-                raise _fail(key, args, f"placeholders among {placeholders} ('{{{{' for a literal brace)") from None
-        merged[service] = list(args)
-    return merged
-
-
-def _parse_mount_targets(cfg: pulumi.Config) -> dict[str, str]:
-    overrides = _object(cfg, "mountTargets", {})
-    if not isinstance(overrides, dict):
-        raise _fail("mountTargets", overrides, "an object of storage key -> absolute path in the container")
-    for key, target in overrides.items():
-        if key not in STORAGE_KEYS:
-            raise _fail(f"mountTargets.{key}", target, f"a storage key among {list(STORAGE_KEYS)}")
-        if not isinstance(target, str) or not target.startswith("/"):
-            raise _fail(f"mountTargets.{key}", target, "an absolute path inside the container")
-    return {**DEFAULT_MOUNT_TARGETS, **overrides}
-
-
-def _parse_container_ports(cfg: pulumi.Config) -> dict[str, int]:
-    overrides = _object(cfg, "containerPorts", {})
-    if not isinstance(overrides, dict):
-        raise _fail("containerPorts", overrides, "an object with web and/or dashboard port numbers")
-    for key in overrides:
-        if key not in DEFAULT_CONTAINER_PORTS:
-            raise _fail(f"containerPorts.{key}", overrides[key], "a key among web, dashboard")
-    merged = {**DEFAULT_CONTAINER_PORTS, **overrides}
-    return {key: _port(f"containerPorts.{key}", value) for key, value in merged.items()}
-
-
-def _parse_sources(cfg: pulumi.Config) -> list[str]:
-    raw = _object(cfg, "allowedSources", [])
-    if not isinstance(raw, list):
-        raise _fail("allowedSources", raw, "a list of CIDRs such as [10.0.0.0/24]")
-    sources = []
-    for index, cidr in enumerate(raw):
-        try:
-            sources.append(str(ipaddress.ip_network(str(cidr), strict=False)))
-        except ValueError:
-            raise _fail(f"allowedSources[{index}]", cidr, "a CIDR such as 10.0.0.0/24 or 2001:db8::/32") from None
-        if "/" not in str(cidr):
-            raise _fail(f"allowedSources[{index}]", cidr, "a CIDR with a prefix length, such as 10.0.0.5/32")
-    return sources
-
-
-def load_settings(cfg: pulumi.Config | None = None) -> Settings:
-    """Reads and validates every `wipp:*` key; raises `pulumi.RunError` on the first bad one."""
-    cfg = cfg or pulumi.Config(NAMESPACE)
-
-    version = _require_str(cfg, "version")
-    if not _TAG.match(version):
-        raise _fail("version", version, "a Docker image tag such as 2.2.0")
-    mongo_image = _require_str(cfg, "mongoImage")
-    if not _IMAGE.match(mongo_image):
-        raise _fail("mongoImage", mongo_image, "an image reference such as mongo:3.4")
-    memory = _require_str(cfg, "memory")
-    if not _MEMORY.match(memory):
-        raise _fail("memory", memory, "a whole positive size with a unit, size[g|G|m|M|k|K], such as 4G or 512m")
-
-    hosts = _parse_hosts(cfg)
-    storage = _parse_storage(cfg, len(hosts))
-
-    network_name = _require_str(cfg, "network")
-    if not _NAME.match(network_name):
-        raise _fail("network", network_name, "a network name of letters, digits, '.', '_' or '-'")
-    web_port = _port("webPort", _require_str(cfg, "webPort"))
-    dashboard_port = _port("dashboardPort", _require_str(cfg, "dashboardPort"))
-    if web_port == dashboard_port:
-        raise _fail("dashboardPort", dashboard_port, f"a port different from wipp:webPort ({web_port})")
-    for key, port in (("webPort", web_port), ("dashboardPort", dashboard_port)):
-        if port in SWARM_PORTS:
-            raise _fail(key, port, f"a port not used by Docker Swarm ({port} is {SWARM_PORTS[port]})")
-    publish_mode = _require_str(cfg, "publishMode")
-    if publish_mode not in ("ingress", "host"):
-        raise _fail("publishMode", publish_mode, "ingress or host")
-
-    endpoint_mode = _require_str(cfg, "endpointMode")
-    if endpoint_mode not in ("vip", "dnsrr"):
-        raise _fail("endpointMode", endpoint_mode, "vip or dnsrr")
-    if endpoint_mode == "dnsrr" and publish_mode == "ingress":
-        raise _fail(
-            "endpointMode", endpoint_mode, "vip while wipp:publishMode is ingress (dnsrr needs publishMode host)"
+def _not_system(value: Any) -> Any:
+    if value in SYSTEM_FOLDERS or any(value.startswith(tree + "/") for tree in SYSTEM_TREES):
+        raise PydanticCustomError(
+            "wipp_form", "a folder of its own for WIPP data, not a system folder such as /, /etc, /home or /var"
         )
+    return value
 
-    allow_unknown_host_keys = _bool(cfg, "allowUnknownHostKeys")
+
+def _service_args(value: Any) -> list[str] | None:
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        return None
+    for arg in value:
+        try:
+            arg.format(**dict.fromkeys(ARG_PLACEHOLDERS, ""))
+        except (KeyError, IndexError, ValueError, AttributeError):  # AttributeError: {master.x}
+            return None
+    return value
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    return lambda v: v if v in choices else None
+
+
+_PLACEHOLDERS = ", ".join("{" + p + "}" for p in ARG_PLACEHOLDERS)
+Port = Annotated[int, _form("a TCP port number from 1 to 65535", _port)]
+Flag = Annotated[bool, _form("true or false", _flag)]
+Duration = Annotated[str, _form("a positive duration such as 500ms, 2s, 1m30s, 20m or 1h", _duration)]
+Name = Annotated[str, _form("a name of letters, digits, '.', '_' or '-'", _matching(_NAME))]
+Folder = Annotated[
+    str,
+    BeforeValidator(_not_system),
+    _form(
+        "an absolute folder path of letters, digits, '.', '_' and '-', such as /mnt/wipp-shared/wippdbvolume",
+        _folder,
+    ),
+]
+ServiceArgs = Annotated[
+    list[str],
+    _form(f"a list of strings with placeholders among {_PLACEHOLDERS} ('{{{{' for a literal brace)", _service_args),
+]
+MountTarget = Annotated[
+    str, _form("an absolute path inside the container", lambda v: v if str(v).startswith("/") else None)
+]
+
+
+class _Keys(BaseModel):
+    """Keys in the stack file's camelCase; none unknown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=False)
+
+
+class HostConfig(_Keys):
+    name: Name
+    address: Annotated[str, _form("an IPv4 address or a DNS host name", lambda v: v if is_valid_address(v) else None)]
+    role: Annotated[str, _form("manager or worker", _one_of("manager", "worker"))]
+    local: Flag = False
+    ssh_user: Annotated[str, _form("a Unix user name such as ubuntu", _matching(_UNIX_USER))] = "root"
+    ssh_port: Port = 22
+    host_key: (
+        Annotated[
+            str,
+            _form(
+                "a public host key such as 'ssh-ed25519 AAAAC3Nza...' (ssh-keyscan)",
+                lambda v: v if is_valid_host_key(v) else None,
+            ),
+        ]
+        | None
+    ) = None
+
+
+class VolumeNames(_Keys):
+    wippdb: Name = SEED_VOLUME_NAMES["wippdb"]
+    wippdata: Name = SEED_VOLUME_NAMES["wippdata"]
+    pegasusdb: Name = SEED_VOLUME_NAMES["pegasusdb"]
+    pegasusdata: Name = SEED_VOLUME_NAMES["pegasusdata"]
+
+
+class FolderPaths(_Keys):
+    wippdb: Folder
+    wippdata: Folder
+    pegasusdb: Folder
+    pegasusdata: Folder
+
+
+class VolumeStorage(_Keys):
+    mode: Literal["volume"]
+    names: VolumeNames = VolumeNames()
+
+
+class BindStorage(_Keys):
+    mode: Literal["bind"]
+    paths: FolderPaths
+
+
+class ServiceArgsConfig(_Keys):
+    mongodb: ServiceArgs | None = None
+    master: ServiceArgs | None = None
+    wipp: ServiceArgs | None = None
+    exec: ServiceArgs | None = None
+
+
+class MountTargetsConfig(_Keys):
+    wippdb: MountTarget | None = None
+    wippdata: MountTarget | None = None
+    pegasusdb: MountTarget | None = None
+    pegasusdata: MountTarget | None = None
+
+
+class ContainerPortsConfig(_Keys):
+    web: Port | None = None
+    dashboard: Port | None = None
+
+
+class WippConfig(_Keys):
+    """Every `wipp:*` key. Those without a default here have theirs in Pulumi.yaml."""
+
+    version: Annotated[str, _form("a Docker image tag such as 2.2.0", _matching(_TAG))]
+    mongo_image: Annotated[str, _form("an image reference such as mongo:3.4", _matching(_IMAGE))]
+    memory: Annotated[
+        str,
+        _form("a whole positive size with a unit, size[g|G|m|M|k|K], such as 4G or 512m", _matching(_MEMORY)),
+    ]
+    hosts: Annotated[list[HostConfig], Field(min_length=1)]
+    storage: Annotated[VolumeStorage | BindStorage, Field(discriminator="mode")] = VolumeStorage(mode="volume")
+    network: Name
+    web_port: Port
+    dashboard_port: Port
+    publish_mode: Annotated[str, _form("ingress or host", _one_of("ingress", "host"))]
+    endpoint_mode: Annotated[str, _form("vip or dnsrr", _one_of("vip", "dnsrr"))]
+    allowed_sources: list[
+        Annotated[str, _form("a CIDR with a prefix length, such as 10.0.0.0/24 or 10.0.0.5/32", _cidr)]
+    ] = []
+    allow_unknown_host_keys: Flag
+    manage_firewall: Flag
+    leave_swarm_on_destroy: Flag
+    delete_data_on_destroy: Flag
+    converge_interval: Duration
+    converge_timeout: Duration
+    docker_host: (
+        Annotated[str, _form("unix:///path/docker.sock, tcp://host:port or ssh://user@host", _matching(_DOCKER_HOST))]
+        | None
+    ) = None
+    service_args: ServiceArgsConfig = ServiceArgsConfig()
+    mount_targets: MountTargetsConfig = MountTargetsConfig()
+    container_ports: ContainerPortsConfig = ContainerPortsConfig()
+
+
+# What the stack file may hold at each level, for "did you mean" suggestions.
+_KNOWN_KEYS: dict[str, list[str]] = {
+    "": [to_camel(f) for f in WippConfig.model_fields] + list(SECRET_KEYS),
+    "hosts[]": [to_camel(f) for f in HostConfig.model_fields],
+    "storage": ["mode", "names", "paths"],
+    "storage.names": list(STORAGE_KEYS),
+    "storage.paths": list(STORAGE_KEYS),
+    "serviceArgs": list(SERVICE_NAMES),
+    "mountTargets": list(STORAGE_KEYS),
+    "containerPorts": list(DEFAULT_CONTAINER_PORTS),
+}
+_SPECIAL_FORMS = {
+    "hosts": "a non-empty list of {name, address, role} objects",
+    "storage": "{mode: volume} or {mode: bind, paths: {wippdb: /abs/path, ...}}",
+    "storage.paths": f"absolute folders for exactly {list(STORAGE_KEYS)}",
+    "storage.names": f"an object of volume names for {list(STORAGE_KEYS)}",
+    "allowedSources": "a list of CIDRs such as [10.0.0.0/24]",
+    "serviceArgs": "an object of service name -> list of arguments",
+    "mountTargets": "an object of storage key -> absolute path in the container",
+    "containerPorts": "an object with web and/or dashboard port numbers",
+}
+
+
+# -- errors ----------------------------------------------------------------------------------------
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _invalid(path: str, value: Any, expected: str) -> str:
+    return f"config {NAMESPACE}:{path} = {_shown(value)} is invalid: expected {expected}"
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """A pydantic location as the stack file's key path: hosts[1].address, storage.paths.wippdb."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("volume", "bind") and text == "storage":
+            continue  # the union's tag, not a key
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _unknown_key(path: str) -> str:
+    parent, _, key = path.rpartition(".")
+    parent_pattern = re.sub(r"\[[0-9]+\]", "[]", parent)
+    known = _KNOWN_KEYS.get(parent_pattern, [])
+    if not parent and "[" in key:  # hosts[0] itself is no key
+        known = []
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or [k for k in known if k.lower() == key.lower()]
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"config {NAMESPACE}:{path} is not a key this program knows: {hint}known keys here: {', '.join(known)}"
+
+
+def _message(error: Any) -> str:
+    path = _path(tuple(error["loc"]))
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return _unknown_key(path)
+    if kind == "missing" and "." not in path and "[" not in path and path in _KNOWN_KEYS[""]:
+        if path == "hosts":
+            return _invalid("hosts", None, _SPECIAL_FORMS["hosts"])
+        return (
+            f"config {NAMESPACE}:{path} is missing: it has a default in Pulumi.yaml; "
+            f"set it with `pulumi config set {NAMESPACE}:{path} <value>`"
+        )
+    if kind == "missing":
+        parent = path.rpartition(".")[0]
+        form = _SPECIAL_FORMS.get(path) or _SPECIAL_FORMS.get(parent, "a value")
+        return f"config {NAMESPACE}:{path} is missing: expected {form}"
+    if kind == "wipp_form":
+        return _invalid(path, value, error["msg"])
+    if path in _SPECIAL_FORMS or kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _invalid(path, value, _SPECIAL_FORMS.get(path, _SPECIAL_FORMS["storage"]))
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return _invalid(path, value, "an object of keys and values in the stack file")
+    return _invalid(path, value, error["msg"].lower())
+
+
+# -- reading the stack's values -----------------------------------------------------------------------
+def _raw_values(cfg: pulumi.Config, errors: list[str]) -> dict[str, Any]:
+    """Every `wipp:*` key the stack sets, objects decoded, secrets left out (they are read as secrets)."""
+    keys = {k.split(":", 1)[1] for k in runtime_config.CONFIG.get() if k.startswith(f"{NAMESPACE}:")}
+    keys |= {k for k in _KNOWN_KEYS[""] if cfg.get(k) is not None and k not in SECRET_KEYS}
+    raw: dict[str, Any] = {}
+    for key in sorted(keys - set(SECRET_KEYS)):
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if key in OBJECT_KEYS:
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                errors.append(_invalid(key, value, "a YAML object or list in the stack file"))
+                continue
+        raw[key] = value
+    return raw
+
+
+# -- what only the whole stack can tell ---------------------------------------------------------------
+def _cross_checks(model: WippConfig, ssh_key_set: bool) -> list[str]:
+    errors: list[str] = []
+    hosts = model.hosts
+    for attribute in ("name", "address"):
+        values = [getattr(h, attribute) for h in hosts]
+        repeated = next((v for v in values if values.count(v) > 1), None)
+        if repeated is not None:
+            errors.append(_invalid("hosts", values, f"a unique {attribute} per host ({repeated!r} repeats)"))
+    if not any(h.role == "manager" for h in hosts):
+        errors.append(_invalid("hosts", [h.name for h in hosts], "at least one host with role: manager"))
+    if sum(h.local for h in hosts) > 1:
+        errors.append(_invalid("hosts", [h.name for h in hosts if h.local], "at most one host with local: true"))
+    if len(hosts) > 1:
+        for index, host in enumerate(hosts):
+            if host.address == "localhost" or host.address.startswith("127."):
+                errors.append(
+                    _invalid(
+                        f"hosts[{index}].address",
+                        host.address,
+                        f"an address the other hosts can reach ({host.address} is each machine's own loopback)",
+                    )
+                )
     for index, host in enumerate(hosts):
-        if not host.local and host.host_key is None and not allow_unknown_host_keys:
-            raise pulumi.RunError(
+        if not host.local and host.host_key is None and not model.allow_unknown_host_keys:
+            errors.append(
                 f"config {NAMESPACE}:hosts[{index}].hostKey is missing: {host.name} is reached over SSH and its "
                 f"host key is how the program knows it talks to {host.address} and not an impostor; set it to the "
                 f"output of `ssh-keyscan -t ed25519 -p {host.ssh_port} {host.address}` (checked out of band), "
                 f"or set {NAMESPACE}:allowUnknownHostKeys true to connect without checking"
             )
-    needs_ssh = [h.name for h in hosts if not h.local]
-    ssh_private_key = cfg.get_secret("sshPrivateKey")
-    if needs_ssh and ssh_private_key is None:
-        raise pulumi.RunError(
-            f"config {NAMESPACE}:sshPrivateKey is missing: hosts {needs_ssh} are reached over SSH; "
+    remote = [h.name for h in hosts if not h.local]
+    if remote and not ssh_key_set:
+        errors.append(
+            f"config {NAMESPACE}:sshPrivateKey is missing: hosts {remote} are reached over SSH; "
             f"set it with `cat ~/.ssh/id_ed25519 | pulumi config set --secret {NAMESPACE}:sshPrivateKey`"
         )
 
-    docker_host = cfg.get("dockerHost")
-    if docker_host is not None and not re.match(r"^(unix|tcp|ssh)://\S+$", docker_host):
-        raise _fail("dockerHost", docker_host, "unix:///path/docker.sock, tcp://host:port or ssh://user@host")
+    storage = model.storage
+    if isinstance(storage, VolumeStorage):
+        names = storage.names.model_dump()
+        if len(set(names.values())) != len(names):
+            errors.append(_invalid("storage.names", names, "a different volume for each storage key"))
+        if len(hosts) > 1:
+            errors.append(
+                _invalid(
+                    "storage.mode",
+                    "volume",
+                    f"bind with shared folders: named volumes live on one host and {len(hosts)} hosts are configured",
+                )
+            )
+    else:
+        paths = storage.paths.model_dump()
+        folders = sorted(paths.values())
+        if len(set(folders)) != len(folders):
+            errors.append(_invalid("storage.paths", paths, "four different folders"))
+        nested = [(o, i) for o in folders for i in folders if i.startswith(o + "/")]
+        if nested:
+            outer, inner = nested[0]
+            errors.append(
+                _invalid("storage.paths", paths, f"four folders none inside another ({inner} is inside {outer})")
+            )
 
-    allowed_sources = _parse_sources(cfg)
-    manage_firewall = _bool(cfg, "manageFirewall")
-    if allowed_sources and not manage_firewall:
-        raise _fail(
-            "allowedSources",
-            allowed_sources,
-            "an empty list while wipp:manageFirewall is false: the sources would be restricted by nothing",
+    if model.web_port == model.dashboard_port:
+        errors.append(
+            _invalid("dashboardPort", model.dashboard_port, f"a port different from wipp:webPort ({model.web_port})")
         )
+    for key, port in (("webPort", model.web_port), ("dashboardPort", model.dashboard_port)):
+        if port in SWARM_PORTS:
+            errors.append(_invalid(key, port, f"a port not used by Docker Swarm ({port} is {SWARM_PORTS[port]})"))
+    if model.endpoint_mode == "dnsrr" and model.publish_mode == "ingress":
+        errors.append(
+            _invalid("endpointMode", "dnsrr", "vip while wipp:publishMode is ingress (dnsrr needs publishMode host)")
+        )
+    if model.allowed_sources and not model.manage_firewall:
+        errors.append(
+            _invalid(
+                "allowedSources",
+                model.allowed_sources,
+                "an empty list while wipp:manageFirewall is false: the sources would be restricted by nothing",
+            )
+        )
+    return errors
 
+
+def _fail(errors: list[str]) -> pulumi.RunError:
+    if len(errors) == 1:
+        return pulumi.RunError(errors[0])
+    listed = "\n".join(f"  - {e}" for e in errors)
+    return pulumi.RunError(f"{len(errors)} mistakes in the stack's {NAMESPACE}:* config:\n{listed}")
+
+
+def load_settings(cfg: pulumi.Config | None = None) -> Settings:
+    """Reads and validates every `wipp:*` key; raises one `pulumi.RunError` listing every mistake."""
+    cfg = cfg or pulumi.Config(NAMESPACE)
+    errors: list[str] = []
+    raw = _raw_values(cfg, errors)
+    ssh_private_key = cfg.get_secret("sshPrivateKey")
+    try:
+        model = WippConfig.model_validate(raw)
+    except ValidationError as invalid:
+        errors += [_message(e) for e in invalid.errors()]
+        raise _fail(errors) from None
+    errors += _cross_checks(model, ssh_private_key is not None)
+    if errors:
+        raise _fail(errors)
+    return _settings(model, ssh_private_key)
+
+
+def _settings(model: WippConfig, ssh_private_key: pulumi.Output[str] | None) -> Settings:
+    hosts = [Host(h.name, h.address, h.role, h.local, h.ssh_user, h.ssh_port, h.host_key) for h in model.hosts]
+    if isinstance(model.storage, VolumeStorage):
+        storage = Storage("volume", model.storage.names.model_dump())
+    else:
+        storage = Storage("bind", model.storage.paths.model_dump())
+    service_args = {**DEFAULT_SERVICE_ARGS, **model.service_args.model_dump(exclude_none=True)}
     return Settings(
         stack=pulumi.get_stack(),
-        version=version,
-        mongo_image=mongo_image,
-        memory=memory,
+        version=model.version,
+        mongo_image=model.mongo_image,
+        memory=model.memory,
         hosts=hosts,
         storage=storage,
-        network_name=network_name,
-        web_port=web_port,
-        dashboard_port=dashboard_port,
-        publish_mode=publish_mode,
-        endpoint_mode=endpoint_mode,
-        allowed_sources=allowed_sources,
-        allow_unknown_host_keys=allow_unknown_host_keys,
-        manage_firewall=manage_firewall,
-        leave_swarm_on_destroy=_bool(cfg, "leaveSwarmOnDestroy"),
-        delete_data_on_destroy=_bool(cfg, "deleteDataOnDestroy"),
-        converge_interval=_duration(cfg, "convergeInterval"),
-        converge_timeout=_duration(cfg, "convergeTimeout"),
-        docker_host=docker_host,
+        network_name=model.network,
+        web_port=model.web_port,
+        dashboard_port=model.dashboard_port,
+        publish_mode=model.publish_mode,
+        endpoint_mode=model.endpoint_mode,
+        allowed_sources=list(model.allowed_sources),
+        allow_unknown_host_keys=model.allow_unknown_host_keys,
+        manage_firewall=model.manage_firewall,
+        leave_swarm_on_destroy=model.leave_swarm_on_destroy,
+        delete_data_on_destroy=model.delete_data_on_destroy,
+        converge_interval=model.converge_interval,
+        converge_timeout=model.converge_timeout,
+        docker_host=model.docker_host,
         ssh_private_key=ssh_private_key,
-        service_args=_parse_service_args(cfg),
-        mount_targets=_parse_mount_targets(cfg),
-        container_ports=_parse_container_ports(cfg),
+        service_args={k: list(v) for k, v in service_args.items()},
+        mount_targets={**DEFAULT_MOUNT_TARGETS, **model.mount_targets.model_dump(exclude_none=True)},
+        container_ports={**DEFAULT_CONTAINER_PORTS, **model.container_ports.model_dump(exclude_none=True)},
     )

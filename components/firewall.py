@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from .config import Host, Settings
 from .host_command import host_command
 from .scripts import render, script_text
+from .settings import Host, Settings
 
 PERSIST_DIR = "/etc/wipp"
 

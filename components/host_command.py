@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_command as command
 
-from .config import Host, Settings
+from .settings import Host, Settings
 
 
 def host_command(

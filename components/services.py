@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from .config import SERVICE_NAMES, Settings
+from .settings import Settings
+from .wipp import SERVICE_NAMES
 
 # Which storage places each service mounts (targets come from wipp:mountTargets).
 SERVICE_MOUNTS: dict[str, tuple[str, ...]] = {

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from .config import STORAGE_KEYS, Settings
 from .host_command import host_command
 from .scripts import render
+from .settings import Settings
+from .wipp import STORAGE_KEYS
 
 
 @dataclass

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from .config import Host, Settings
 from .host_command import host_command
 from .scripts import render
+from .settings import Host, Settings
 
 
 @dataclass

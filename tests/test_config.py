@@ -72,7 +72,12 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         {"hosts": [{**MANAGER, "address": "2001:db8::1"}]},
         ["wipp:hosts[0].address", "'2001:db8::1'", "IPv4 address"],
     ),
-    ("unknown-host-key", "single", {"hosts": [{**MANAGER, "ip": "10.0.0.1"}]}, ["wipp:hosts[0]", "unknown: ['ip']"]),
+    (
+        "unknown-host-key",
+        "single",
+        {"hosts": [{**MANAGER, "ip": "10.0.0.1"}]},
+        ["wipp:hosts[0].ip is not a key this program knows", "known keys here: name, address"],
+    ),
     (
         "two-local-hosts",
         "single",
@@ -321,3 +326,88 @@ def test_stack_files_declare_what_the_issue_asks() -> None:
     assert roles == ["manager", "worker", "worker"]
     assert all(h["address"].startswith("192.0.2.") for h in multi["wipp:hosts"])
     assert {p.rsplit("/", 1)[0] for p in multi["wipp:storage"]["paths"].values()} == {"/mnt/wipp-shared"}
+
+
+@pytest.mark.parametrize(
+    "overrides, path, suggestion",
+    [
+        ({"memmory": "8G"}, "wipp:memmory", "memory"),
+        ({"webport": 8080}, "wipp:webport", "webPort"),
+        ({"allowedSource": ["10.0.0.0/8"]}, "wipp:allowedSource", "allowedSources"),
+        ({"storage": {"mode": "volume", "nmes": {"wippdb": "x"}}}, "wipp:storage.nmes", "names"),
+        ({"storage": {"mode": "volume", "names": {"wipdb": "x"}}}, "wipp:storage.names.wipdb", "wippdb"),
+        ({"hosts": [{**MANAGER, "adress": "10.0.0.9"}]}, "wipp:hosts[0].adress", "address"),
+        ({"serviceArgs": {"exex": ["-e"]}}, "wipp:serviceArgs.exex", "exec"),
+        ({"mountTargets": {"wippdata ": "/d"}}, "wipp:mountTargets.wippdata ", "wippdata"),
+        ({"containerPorts": {"webb": 8081}}, "wipp:containerPorts.webb", "web"),
+    ],
+)
+def test_unknown_keys_are_refused_with_the_closest_known_key(
+    overrides: dict[str, Any], path: str, suggestion: str
+) -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", overrides)
+    message = str(error.value)
+    assert f"{path} is not a key this program knows" in message
+    assert f"did you mean {suggestion!r}?" in message
+
+
+def test_every_mistake_is_reported_at_once() -> None:
+    overrides = {
+        "memory": "4X",
+        "webPort": 0,
+        "memmory": "8G",
+        "hosts": [{**MANAGER, "role": "boss", "sshPort": "ssh"}],
+        "storage": {"mode": "volume", "names": {"wippdb": "bad name"}},
+    }
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", overrides)
+    message = str(error.value)
+    assert message.startswith("6 mistakes in the stack's wipp:* config:")
+    for text in (
+        "wipp:memory = '4X'",
+        "wipp:webPort = '0'",
+        "wipp:memmory is not a key",
+        "wipp:hosts[0].role = 'boss'",
+        "wipp:hosts[0].sshPort = 'ssh'",
+        "wipp:storage.names.wippdb = 'bad name'",
+    ):
+        assert text in message
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (
+            {"storage": {"mode": "volume", "names": {"wippdb": "shared", "wippdata": "shared"}}},
+            ["wipp:storage.names", "a different volume for each storage key"],
+        ),
+        (
+            {"serviceArgs": {"master": ["{master.x}"]}},
+            ["wipp:serviceArgs.master", '["{master.x}"]', "placeholders among"],
+        ),
+        ({"convergeTimeout": "1m30"}, ["wipp:convergeTimeout", "'1m30'", "1m30s"]),
+        ({"storage": '{"mode": "volume"'}, ["wipp:storage", "a YAML object or list"]),
+    ],
+)
+def test_mistakes_that_used_to_pass_or_crash(overrides: dict[str, Any], expected: list[str]) -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", overrides)
+    for text in expected:
+        assert text in str(error.value)
+
+
+def test_a_loopback_address_is_refused_when_other_hosts_must_reach_it() -> None:
+    hosts = [
+        {"name": "m", "address": "127.0.0.1", "role": "manager", "local": True},
+        {"name": "w", "address": "192.0.2.11", "role": "worker"},
+    ]
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("multi", {"hosts": hosts})
+    assert "wipp:hosts[0].address = '127.0.0.1'" in str(error.value) and "loopback" in str(error.value)
+
+
+@pytest.mark.parametrize("duration", ["1m30s", "500ms", "2h", "45s"])
+def test_go_durations_reach_the_services(duration: str) -> None:
+    mongodb = run_program("single", {"convergeTimeout": duration}).named("mongodb")
+    assert mongodb.inputs["convergeConfig"]["timeout"] == duration
