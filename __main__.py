@@ -1,4 +1,7 @@
-"""Deploys NIST's WIPP 2.2.0 on Docker Swarm: read config, build components, export."""
+"""Deploys NIST's WIPP 2.2.0 on Docker Swarm: read config, build components, export.
+
+This is the only place that reads the settings: each component gets just what it uses.
+"""
 
 import pulumi
 import pulumi_docker as docker
@@ -8,16 +11,36 @@ from components.firewall import HostFirewall, HostFirewallArgs
 from components.network import OverlayNetwork, OverlayNetworkArgs
 from components.services import WippServices, WippServicesArgs
 from components.storage import WippStorage, WippStorageArgs
-from components.swarm import Swarm, SwarmArgs
+from components.swarm import Swarm, SwarmArgs, SwarmMember
+from components.wipp import SERVICE_NAMES
 
 settings = load_settings()
+manager = settings.first_manager
+others = [h for h in settings.hosts if h is not manager]
 
-firewalls = (
-    {h.name: HostFirewall(f"firewall-{h.name}", HostFirewallArgs(h, settings)) for h in settings.hosts}
-    if settings.manage_firewall
-    else {}
+firewalls = {
+    h.name: HostFirewall(
+        f"firewall-{h.name}",
+        HostFirewallArgs(
+            connection=settings.connection(h),
+            stack=settings.stack,
+            is_manager=h.is_manager,
+            swarm_sources=settings.swarm_sources,
+            published_ports=settings.published_ports_on(h),
+            published_sources=settings.allowed_sources,
+        ),
+    )
+    for h in (settings.hosts if settings.manage_firewall else [])
+}
+swarm = Swarm(
+    "swarm",
+    SwarmArgs(
+        first_manager=settings.connection(manager),
+        joining=[SwarmMember(settings.connection(h), h.role) for h in others],
+        leave_on_destroy=settings.leave_swarm_on_destroy,
+        firewalls=dict(firewalls),
+    ),
 )
-swarm = Swarm("swarm", SwarmArgs(settings, firewalls=dict(firewalls)))
 
 docker_provider = docker.Provider(
     "swarm-manager",
@@ -28,11 +51,30 @@ docker_provider = docker.Provider(
 on_swarm = pulumi.ResourceOptions(providers=[docker_provider], depends_on=[swarm])
 
 network = OverlayNetwork("network", OverlayNetworkArgs(settings.network_name), opts=on_swarm)
-storage = WippStorage("storage", WippStorageArgs(settings), opts=on_swarm)
+storage = WippStorage(
+    "storage",
+    WippStorageArgs(
+        mode=settings.storage.mode,
+        sources=settings.storage.sources,
+        stack=settings.stack,
+        delete_data_on_destroy=settings.delete_data_on_destroy,
+        prepared_on=settings.connection(manager),
+        checked_on=[settings.connection(h) for h in others],
+    ),
+    opts=on_swarm,
+)
 services = WippServices(
     "services",
     WippServicesArgs(
-        settings,
+        images=settings.images,
+        arguments={service: settings.resolved_args(service) for service in SERVICE_NAMES},
+        mount_targets=settings.mount_targets,
+        container_ports=settings.container_ports,
+        published_ports={"web": settings.web_port, "dashboard": settings.dashboard_port},
+        publish_mode=settings.publish_mode,
+        endpoint_mode=settings.endpoint_mode,
+        converge_interval=settings.converge_interval,
+        converge_timeout=settings.converge_timeout,
         network_id=network.network_id,
         mount_type=storage.mount_type,
         mount_sources=storage.sources,
@@ -41,7 +83,6 @@ services = WippServices(
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),
 )
 
-manager = settings.first_manager
 pulumi.export("webUrl", f"http://{manager.address}:{settings.web_port}")
 pulumi.export("dashboardUrl", f"https://{manager.address}:{settings.dashboard_port}")
 pulumi.export("managerAddress", manager.address)

@@ -7,55 +7,46 @@ from dataclasses import dataclass
 
 import pulumi
 
-from .host_command import host_command
+from .host_command import HostConnection, host_command
 from .scripts import render, script_text
-from .settings import Host, Settings
 
 PERSIST_DIR = "/etc/wipp"
 
 
-def swarm_port_rules(host: Host) -> list[str]:
-    """The `port/proto` swarm ports `host` listens on: 2377 on managers, gossip and VXLAN everywhere.
+def swarm_port_rules(is_manager: bool) -> list[str]:
+    """The `port/proto` swarm ports a host listens on: 2377 on managers, gossip and VXLAN everywhere.
 
     Even a single host listens on them once it is a swarm manager, so every host gets them.
     """
-    management = ["2377/tcp"] if host.is_manager else []
+    management = ["2377/tcp"] if is_manager else []
     return management + ["7946/tcp", "7946/udp", "4789/udp"]
 
 
-def swarm_port_sources(settings: Settings) -> list[str]:
-    """Who may reach the swarm ports: the cluster's own hosts, plus wipp:allowedSources."""
-    return [h.address for h in settings.hosts] + settings.allowed_sources
-
-
-def publishes_wipp_ports(host: Host, settings: Settings) -> bool:
-    """Whether `host` answers on the web and dashboard ports.
-
-    In ingress mode every swarm node does (the routing mesh); in host mode only
-    the first manager, where the wipp service is pinned.
-    """
-    return settings.publish_mode == "ingress" or host is settings.first_manager
-
-
-def rule_tag(settings: Settings, kind: str, spec: list[str]) -> str:
+def rule_tag(stack: str, kind: str, spec: list[str]) -> str:
     """The comment that marks this stack's rules of one kind and one rule set.
 
     `wipp:<stack>:<kind>:<hash>`: the hash changes with the rules, so while a
     changed rule set replaces the old one, the old delete finds only the old rules.
     """
     digest = hashlib.sha256("\n".join(spec).encode()).hexdigest()[:10]
-    return f"{stack_tag(settings)}{kind}:{digest}"
+    return f"{stack_tag(stack)}{kind}:{digest}"
 
 
-def stack_tag(settings: Settings) -> str:
+def stack_tag(stack: str) -> str:
     """The prefix every rule this stack adds carries (':' cannot occur in a stack name)."""
-    return f"wipp:{settings.stack}:"
+    return f"wipp:{stack}:"
 
 
 @dataclass
 class HostFirewallArgs:
-    host: Host
-    settings: Settings
+    connection: HostConnection
+    stack: str
+    is_manager: bool
+    # Who may reach the swarm ports: the cluster's hosts and wipp:allowedSources.
+    swarm_sources: list[str]
+    # The WIPP ports this host publishes that only `published_sources` may reach (empty: none restricted).
+    published_ports: list[int]
+    published_sources: list[str]
 
 
 class HostFirewall(pulumi.ComponentResource):
@@ -66,34 +57,33 @@ class HostFirewall(pulumi.ComponentResource):
     """
 
     swarm_ports: list[str]
-    swarm_sources: list[str]
-    published_ports: list[str]
     commands: list[pulumi.CustomResource]
 
     def __init__(self, name: str, args: HostFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wipp:firewall:HostFirewall", name, None, opts)
-        settings, host = args.settings, args.host
-        self.swarm_ports = swarm_port_rules(host)
-        self.swarm_sources = swarm_port_sources(settings)
-        self.commands = [self._swarm_ports_command(name, host, settings)]
-        self.published_ports = []
-        if settings.allowed_sources and publishes_wipp_ports(host, settings):
-            self.published_ports = [f"{settings.web_port}/tcp", f"{settings.dashboard_port}/tcp"]
-            self.commands.append(self._published_ports_command(name, host, settings))
+        self._args = args
+        self.swarm_ports = swarm_port_rules(args.is_manager)
+        self.commands = [self._swarm_ports_command(name)]
+        if args.published_ports:
+            self.commands.append(self._published_ports_command(name))
         self.register_outputs(
-            {"swarmPorts": self.swarm_ports, "swarmSources": self.swarm_sources, "publishedPorts": self.published_ports}
+            {
+                "swarmPorts": self.swarm_ports,
+                "swarmSources": args.swarm_sources,
+                "publishedPorts": args.published_ports,
+            }
         )
 
-    def _swarm_ports_command(self, name: str, host: Host, settings: Settings) -> pulumi.CustomResource:
-        ports, sources = " ".join(self.swarm_ports), " ".join(self.swarm_sources)
-        tag = rule_tag(settings, "swarm", [ports, sources])
-        variables = {"PORTS": ports, "SOURCES": sources, "TAG": tag, "STACK_TAG": stack_tag(settings)}
-        return self._command(f"{name}-swarm-ports", host, settings, "firewall-swarm-ports.sh", tag, variables)
+    def _swarm_ports_command(self, name: str) -> pulumi.CustomResource:
+        ports, sources = " ".join(self.swarm_ports), " ".join(self._args.swarm_sources)
+        tag = rule_tag(self._args.stack, "swarm", [ports, sources])
+        variables = {"PORTS": ports, "SOURCES": sources, "TAG": tag, "STACK_TAG": stack_tag(self._args.stack)}
+        return self._command(f"{name}-swarm-ports", "firewall-swarm-ports.sh", tag, variables)
 
-    def _published_ports_command(self, name: str, host: Host, settings: Settings) -> pulumi.CustomResource:
-        ports = " ".join(str(p) for p in (settings.web_port, settings.dashboard_port))
-        sources = " ".join(settings.allowed_sources)
-        tag = rule_tag(settings, "published", [ports, sources])
+    def _published_ports_command(self, name: str) -> pulumi.CustomResource:
+        ports = " ".join(str(p) for p in self._args.published_ports)
+        sources = " ".join(self._args.published_sources)
+        tag = rule_tag(self._args.stack, "published", [ports, sources])
         script = "firewall-published-ports.sh"
         # The script keeps a copy of itself for the systemd unit that re-applies the rules after a restart.
         variables = {
@@ -103,18 +93,15 @@ class HostFirewall(pulumi.ComponentResource):
             "PERSIST_DIR": PERSIST_DIR,
             "SCRIPT_BODY": script_text(script),
         }
-        return self._command(f"{name}-published-ports", host, settings, script, tag, variables)
+        return self._command(f"{name}-published-ports", script, tag, variables)
 
-    def _command(
-        self, name: str, host: Host, settings: Settings, script: str, tag: str, variables: dict[str, str]
-    ) -> pulumi.CustomResource:
+    def _command(self, name: str, script: str, tag: str, variables: dict[str, str]) -> pulumi.CustomResource:
         # triggers: a new tag (new rules) replaces the command instead of re-running
         # create, so the old rules' delete runs; create-before-delete keeps the host
         # covered by one rule set or the other throughout.
         return host_command(
             name,
-            host,
-            settings,
+            self._args.connection,
             create=render(script, ACTION="apply", **variables),
             delete=render(script, ACTION="remove", **variables),
             triggers=[tag],

@@ -1,19 +1,31 @@
-"""One shell command on one host: local (no SSH) or over SSH, as the host says."""
+"""One shell command on one host: local (no SSH) or over SSH, as the host's connection says."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_command as command
 
-from .settings import Host, Settings
+
+@dataclass(frozen=True)
+class HostConnection:
+    """How commands reach one host: here (local) or over SSH with a checked host key."""
+
+    host_name: str
+    address: str
+    local: bool
+    user: str = "root"
+    port: int = 22
+    host_key: str | None = None  # None: the host's key is not checked (wipp:allowUnknownHostKeys)
+    private_key: pulumi.Input[str] | None = None
+    docker_host: str | None = None  # DOCKER_HOST for scripts on a local host
 
 
 def host_command(
     name: str,
-    host: Host,
-    settings: Settings,
+    connection: HostConnection,
     *,
     create: str,
     delete: str | None = None,
@@ -22,7 +34,7 @@ def host_command(
     secret_stdout: bool = False,
     opts: pulumi.ResourceOptions,
 ) -> pulumi.CustomResource:
-    """A pulumi-command resource running `create` (and `delete` on destroy) on `host`.
+    """A pulumi-command resource running `create` (and `delete` on destroy) on one host.
 
     A change of `create` re-runs `create` only (the old `delete` never runs); a
     change of `triggers` replaces the resource, so the old `delete` runs too.
@@ -42,13 +54,13 @@ def host_command(
         "add_previous_output_in_env": False,
         "opts": opts,
     }
-    if host.local:
+    if connection.local:
         return command.local.Command(name, logging=logging, **common)
-    connection = command.remote.ConnectionArgs(
-        host=host.address,
-        port=host.ssh_port,
-        user=host.ssh_user,
-        private_key=settings.ssh_private_key,
-        host_key=host.host_key,
+    ssh = command.remote.ConnectionArgs(
+        host=connection.address,
+        port=connection.port,
+        user=connection.user,
+        private_key=connection.private_key,
+        host_key=connection.host_key,
     )
-    return command.remote.Command(name, connection=connection, logging=command.remote.Logging(logging.value), **common)
+    return command.remote.Command(name, connection=ssh, logging=command.remote.Logging(logging.value), **common)

@@ -7,21 +7,21 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from .settings import Settings
-from .wipp import SERVICE_NAMES
-
-# Which storage places each service mounts (targets come from wipp:mountTargets).
-SERVICE_MOUNTS: dict[str, tuple[str, ...]] = {
-    "mongodb": ("wippdb",),
-    "master": (),
-    "wipp": ("wippdata", "pegasusdb", "pegasusdata"),
-    "exec": ("wippdata", "pegasusdb", "pegasusdata"),
-}
+from .wipp import SERVICE_MOUNTS, SERVICE_NAMES
 
 
 @dataclass
 class WippServicesArgs:
-    settings: Settings
+    images: dict[str, str]
+    # Each service's arguments, placeholders already filled in.
+    arguments: dict[str, list[str]]
+    mount_targets: dict[str, str]
+    container_ports: dict[str, int]  # web, dashboard: where the wipp container listens
+    published_ports: dict[str, int]  # web, dashboard: what the swarm publishes
+    publish_mode: str
+    endpoint_mode: str
+    converge_interval: str
+    converge_timeout: str
     network_id: pulumi.Input[str]
     mount_type: str  # "volume" or "bind"
     mount_sources: dict[str, pulumi.Input[str]]
@@ -51,14 +51,14 @@ class WippServices(pulumi.ComponentResource):
         self.register_outputs({key: svc.id for key, svc in self.services.items()})
 
     def _service(self, service: str, depends_on: list[pulumi.Resource]) -> docker.Service:
-        settings = self._args.settings
+        args = self._args
         return docker.Service(
             service,
             name=service,
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
-                    image=settings.images[service],
-                    args=settings.resolved_args(service) or None,
+                    image=args.images[service],
+                    args=args.arguments[service] or None,
                     mounts=self._mounts(service) or None,
                 ),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self._args.network_id)],
@@ -67,14 +67,14 @@ class WippServices(pulumi.ComponentResource):
             endpoint_spec=self._endpoint(service),
             update_config=docker.ServiceUpdateConfigArgs(order="stop-first") if service == "mongodb" else None,
             converge_config=docker.ServiceConvergeConfigArgs(
-                delay=settings.converge_interval,
-                timeout=settings.converge_timeout,
+                delay=args.converge_interval,
+                timeout=args.converge_timeout,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
     def _mounts(self, service: str) -> list[docker.ServiceTaskSpecContainerSpecMountArgs]:
-        targets = self._args.settings.mount_targets
+        targets = self._args.mount_targets
         return [
             docker.ServiceTaskSpecContainerSpecMountArgs(
                 type=self._args.mount_type,
@@ -85,19 +85,18 @@ class WippServices(pulumi.ComponentResource):
         ]
 
     def _endpoint(self, service: str) -> docker.ServiceEndpointSpecArgs:
-        settings = self._args.settings
+        args = self._args
         if service != "wipp":
-            return docker.ServiceEndpointSpecArgs(mode=settings.endpoint_mode)
-        published = {"web": settings.web_port, "dashboard": settings.dashboard_port}
+            return docker.ServiceEndpointSpecArgs(mode=args.endpoint_mode)
         return docker.ServiceEndpointSpecArgs(
-            mode=settings.endpoint_mode,
+            mode=args.endpoint_mode,
             ports=[
                 docker.ServiceEndpointSpecPortArgs(
                     name=key,
                     protocol="tcp",
-                    target_port=settings.container_ports[key],
-                    published_port=published[key],
-                    publish_mode=settings.publish_mode,
+                    target_port=args.container_ports[key],
+                    published_port=args.published_ports[key],
+                    publish_mode=args.publish_mode,
                 )
                 for key in ("web", "dashboard")
             ],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from .host_command import HostConnection
 from .wipp import images
 
 
@@ -75,6 +76,34 @@ class Settings:
     def images(self) -> dict[str, str]:
         return images(self.version, self.mongo_image)
 
+    def connection(self, host: Host) -> HostConnection:
+        """How commands reach `host`; only a local host uses wipp:dockerHost for its scripts."""
+        return HostConnection(
+            host_name=host.name,
+            address=host.address,
+            local=host.local,
+            user=host.ssh_user,
+            port=host.ssh_port,
+            host_key=host.host_key,
+            private_key=None if host.local else self.ssh_private_key,
+            docker_host=self.docker_host if host.local else None,
+        )
+
+    @property
+    def swarm_sources(self) -> list[str]:
+        """Who may reach the swarm ports: the cluster's own hosts, plus wipp:allowedSources."""
+        return [h.address for h in self.hosts] + self.allowed_sources
+
+    def published_ports_on(self, host: Host) -> list[int]:
+        """The WIPP ports to restrict on `host`: none without wipp:allowedSources, else those it publishes.
+
+        In ingress mode every swarm node publishes them (the routing mesh); in host mode only
+        the first manager, where the wipp service is pinned.
+        """
+        if not self.allowed_sources or (self.publish_mode == "host" and host is not self.first_manager):
+            return []
+        return [self.web_port, self.dashboard_port]
+
     @property
     def docker_provider_ssh_opts(self) -> list[str]:
         """Options for the system `ssh` the Docker provider runs to reach a remote first manager.
@@ -100,10 +129,6 @@ class Settings:
         if manager.local:
             return "unix:///var/run/docker.sock"
         return f"ssh://{manager.ssh_user}@{manager.address}:{manager.ssh_port}"
-
-    def script_docker_host(self, host: Host) -> str | None:
-        """DOCKER_HOST for scripts on `host`: only a local host uses wipp:dockerHost."""
-        return self.docker_host if host.local else None
 
     @property
     def multi_host(self) -> bool:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
-from .host_command import host_command
+from .host_command import HostConnection, host_command
 from .scripts import render
-from .settings import Settings
 from .wipp import STORAGE_KEYS
 
 
 @dataclass
 class WippStorageArgs:
-    settings: Settings
+    mode: str  # "volume" or "bind"
+    # storage key -> volume name (volume mode) or absolute folder (bind mode)
+    sources: dict[str, str]
+    stack: str
+    delete_data_on_destroy: bool
+    # bind mode: the host that makes the shared folders, and the hosts that check they see them
+    prepared_on: HostConnection | None = None
+    checked_on: list[HostConnection] = field(default_factory=list)
 
 
 class WippStorage(pulumi.ComponentResource):
@@ -30,55 +36,50 @@ class WippStorage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WippStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wipp:storage:WippStorage", name, None, opts)
-        settings = args.settings
-        self.mount_type = settings.storage.mode
-        if settings.storage.mode == "volume":
-            self.sources = self._volumes(name, settings)
-        else:
-            self.sources = self._shared_folders(name, settings)
+        self._args = args
+        self.mount_type = args.mode
+        self.sources = self._volumes(name) if args.mode == "volume" else self._shared_folders(name)
         self.register_outputs({"mountType": self.mount_type, "sources": self.sources})
 
-    def _volumes(self, name: str, settings: Settings) -> dict[str, pulumi.Output[str]]:
-        keep = not settings.delete_data_on_destroy
+    def _volumes(self, name: str) -> dict[str, pulumi.Output[str]]:
+        keep = not self._args.delete_data_on_destroy
         sources = {}
         for key in STORAGE_KEYS:
             volume = docker.Volume(
                 f"{name}-{key}",
-                name=settings.storage.sources[key],
+                name=self._args.sources[key],
                 opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep),
             )
             sources[key] = volume.name
         return sources
 
-    def _shared_folders(self, name: str, settings: Settings) -> dict[str, pulumi.Output[str]]:
+    def _shared_folders(self, name: str) -> dict[str, pulumi.Output[str]]:
+        args = self._args
+        assert args.prepared_on is not None, "bind storage needs a host to make the folders on"
         # One per line: the script splits on newlines only, and the paths were checked in config.
-        folders = "\n".join(settings.storage.sources[key] for key in STORAGE_KEYS)
-        owner = f"wipp:{settings.stack}"
+        folders = "\n".join(args.sources[key] for key in STORAGE_KEYS)
+        owner = f"wipp:{args.stack}"
 
         def script(mode: str, delete_data: bool = False) -> str:
             return render(
                 "shared-folders.sh", MODE=mode, FOLDERS=folders, DELETE_DATA=str(delete_data).lower(), OWNER=owner
             )
 
-        manager = settings.first_manager
         prepared = host_command(
-            f"{name}-folders-{manager.name}",
-            manager,
-            settings,
+            f"{name}-folders-{args.prepared_on.host_name}",
+            args.prepared_on,
             create=script("create"),
-            delete=script("delete", settings.delete_data_on_destroy),
+            delete=script("delete", args.delete_data_on_destroy),
             opts=pulumi.ResourceOptions(parent=self),
         )
         checks = [
             host_command(
-                f"{name}-check-{host.name}",
+                f"{name}-check-{host.host_name}",
                 host,
-                settings,
                 create=script("check"),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[prepared]),
             )
-            for host in settings.hosts
-            if host is not manager
+            for host in args.checked_on
         ]
         ready = pulumi.Output.all(prepared.id, *[c.id for c in checks])
-        return {key: ready.apply(lambda _, k=key: settings.storage.sources[k]) for key in STORAGE_KEYS}
+        return {key: ready.apply(lambda _, k=key: args.sources[k]) for key in STORAGE_KEYS}

@@ -6,15 +6,23 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from .host_command import host_command
+from .host_command import HostConnection, host_command
 from .scripts import render
-from .settings import Host, Settings
+
+
+@dataclass(frozen=True)
+class SwarmMember:
+    connection: HostConnection
+    role: str  # "manager" or "worker"
 
 
 @dataclass
 class SwarmArgs:
-    settings: Settings
-    # Firewalls that must be open before a host talks swarm, by host name.
+    first_manager: HostConnection
+    # Every other host, in the stack's order.
+    joining: list[SwarmMember]
+    leave_on_destroy: bool
+    # Firewalls that must be in place before a host talks swarm, by host name.
     firewalls: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
@@ -33,72 +41,68 @@ class Swarm(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SwarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wipp:swarm:Swarm", name, None, opts)
-        self._settings = args.settings
-        self._firewalls = args.firewalls
-        manager = args.settings.first_manager
+        self._args = args
+        manager = args.first_manager
 
         init = host_command(
-            f"{name}-init-{manager.name}",
+            f"{name}-init-{manager.host_name}",
             manager,
-            args.settings,
-            create=render("swarm-init.sh", args.settings.script_docker_host(manager), ADVERTISE_ADDR=manager.address),
-            delete=self._leave_script(manager),
+            create=render("swarm-init.sh", manager.docker_host, ADVERTISE_ADDR=manager.address),
+            # The first manager's delete runs last (every join depends on its init): by then
+            # the other hosts have left, and it removes their nodes before ending the swarm.
+            delete=self._leave_script(manager, "first-manager", [m.connection.address for m in args.joining]),
             opts=self._options(manager, depends_on=[]),
         )
         self.manager_node_id = init.stdout.apply(str.strip)
-        joining = [host for host in args.settings.hosts if host is not manager]
-        roles = sorted({host.role for host in joining})
-        tokens = {role: self._token(name, manager, role, init) for role in roles}
+        roles = sorted({member.role for member in args.joining})
+        tokens = {role: self._token(name, role, init) for role in roles}
 
-        self.node_ids = {manager.name: self.manager_node_id}
-        for host in joining:
+        self.node_ids = {manager.host_name: self.manager_node_id}
+        for member in args.joining:
+            host = member.connection
             join = host_command(
-                f"{name}-join-{host.name}",
+                f"{name}-join-{host.host_name}",
                 host,
-                args.settings,
                 create=render(
                     "swarm-join.sh",
-                    args.settings.script_docker_host(host),
-                    HOST_NAME=host.name,
-                    ROLE=host.role,
+                    host.docker_host,
+                    HOST_NAME=host.host_name,
+                    ROLE=member.role,
                     MANAGER_ADDR=manager.address,
                     ADVERTISE_ADDR=host.address,
                 ),
-                delete=self._leave_script(host),
-                stdin=pulumi.Output.secret(tokens[host.role].stdout),
-                opts=self._options(host, depends_on=[tokens[host.role], *self._firewall_of(manager)]),
+                delete=self._leave_script(host, member.role, []),
+                stdin=pulumi.Output.secret(tokens[member.role].stdout),
+                opts=self._options(host, depends_on=[tokens[member.role], *self._firewall_of(manager)]),
             )
-            self.node_ids[host.name] = join.stdout.apply(str.strip)
+            self.node_ids[host.host_name] = join.stdout.apply(str.strip)
 
         self.register_outputs({"managerNodeId": self.manager_node_id, "nodeIds": self.node_ids})
 
-    def _token(self, name: str, manager: Host, role: str, init: pulumi.Resource) -> pulumi.CustomResource:
+    def _token(self, name: str, role: str, init: pulumi.Resource) -> pulumi.CustomResource:
+        manager = self._args.first_manager
         return host_command(
             f"{name}-{role}-token",
             manager,
-            self._settings,
-            create=render("swarm-token.sh", self._settings.script_docker_host(manager), ROLE=role),
+            create=render("swarm-token.sh", manager.docker_host, ROLE=role),
             secret_stdout=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[init]),
         )
 
-    def _leave_script(self, host: Host) -> str:
-        # The first manager's delete runs last (every join depends on its init): by then
-        # the other hosts have left, and it removes their nodes before ending the swarm.
-        first = host is self._settings.first_manager
-        departed = [h.address for h in self._settings.hosts if h is not host] if first else []
+    def _leave_script(self, host: HostConnection, role: str, departed: list[str]) -> str:
         return render(
             "swarm-leave.sh",
-            self._settings.script_docker_host(host),
-            LEAVE=str(self._settings.leave_swarm_on_destroy).lower(),
-            ROLE="first-manager" if first else host.role,
+            host.docker_host,
+            LEAVE=str(self._args.leave_on_destroy).lower(),
+            ROLE=role,
             DEPARTED=" ".join(departed),
         )
 
-    def _firewall_of(self, host: Host) -> list[pulumi.Resource]:
-        return [self._firewalls[host.name]] if host.name in self._firewalls else []
+    def _firewall_of(self, host: HostConnection) -> list[pulumi.Resource]:
+        firewall = self._args.firewalls.get(host.host_name)
+        return [firewall] if firewall is not None else []
 
-    def _options(self, host: Host, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
+    def _options(self, host: HostConnection, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
         # A join or init is replaced by leaving first, then joining again.
         return pulumi.ResourceOptions(
             parent=self,

@@ -28,6 +28,14 @@ DEFAULT_MOUNT_TARGETS = {
 DEFAULT_CONTAINER_PORTS = {"web": 8080, "dashboard": 5005}
 ARG_PLACEHOLDERS = ("master", "mongodb", "memory")
 
+# Which storage places each service mounts (the targets are wipp:mountTargets); an assumption, see README.
+SERVICE_MOUNTS: dict[str, tuple[str, ...]] = {
+    "mongodb": ("wippdb",),
+    "master": (),
+    "wipp": ("wippdata", "pegasusdb", "pegasusdata"),
+    "exec": ("wippdata", "pegasusdb", "pegasusdata"),
+}
+
 SWARM_PORTS = {2377: "swarm management", 7946: "swarm gossip", 4789: "overlay VXLAN"}
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from harness import FAKE_SSH_KEY, run_program
+
+from components import firewall, network, services, storage, swarm
 
 
 @pytest.mark.parametrize("stack", ["single", "multi"])
@@ -76,3 +80,18 @@ def test_preview_registers_the_same_resources() -> None:
     applied = [r.name for r in run_program("multi").resources]
     previewed = [r.name for r in run_program("multi", preview=True).resources]
     assert sorted(previewed) == sorted(applied)
+
+
+def test_components_get_only_what_they_use_and_main_alone_reads_the_settings() -> None:
+    for args in (
+        firewall.HostFirewallArgs,
+        network.OverlayNetworkArgs,
+        services.WippServicesArgs,
+        storage.WippStorageArgs,
+        swarm.SwarmArgs,
+    ):
+        for field in dataclasses.fields(args):
+            assert "Settings" not in str(field.type), f"{args.__name__}.{field.name} carries the whole settings"
+    for module in (firewall, network, services, storage, swarm):
+        source = Path(str(module.__file__)).read_text()
+        assert "settings" not in source.lower(), f"{module.__name__} reads the settings"
