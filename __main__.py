@@ -9,6 +9,7 @@ import pulumi_docker as docker
 from components.config import load_settings
 from components.firewall import HostFirewall, HostFirewallArgs
 from components.network import OverlayNetwork, OverlayNetworkArgs
+from components.preflight import HostCheck, Preflight, PreflightArgs
 from components.services import WippServices, WippServicesArgs
 from components.storage import WippStorage, WippStorageArgs
 from components.swarm import Swarm, SwarmArgs, SwarmMember
@@ -17,6 +18,24 @@ from components.wipp import SERVICE_NAMES
 settings = load_settings()
 manager = settings.first_manager
 others = [h for h in settings.hosts if h is not manager]
+
+# Every host checked before anything changes on any of them.
+preflight = Preflight(
+    "preflight",
+    PreflightArgs(
+        hosts=[
+            HostCheck(
+                settings.connection(h),
+                first_manager=h is manager,
+                published_ports=[settings.web_port, settings.dashboard_port] if settings.publishes(h) else [],
+            )
+            for h in settings.hosts
+        ],
+        manager_address=manager.address,
+        need_ufw=settings.manage_firewall,
+        strict=settings.strict_preflight,
+    ),
+)
 
 firewalls = {
     h.name: HostFirewall(
@@ -28,6 +47,7 @@ firewalls = {
             swarm_sources=settings.swarm_sources,
             published_ports=settings.published_ports_on(h),
             published_sources=settings.allowed_sources,
+            after=[preflight],
         ),
     )
     for h in (settings.hosts if settings.manage_firewall else [])
@@ -39,6 +59,7 @@ swarm = Swarm(
         joining=[SwarmMember(settings.connection(h), h.role) for h in others],
         leave_on_destroy=settings.leave_swarm_on_destroy,
         firewalls=dict(firewalls),
+        after=[preflight],
     ),
 )
 
@@ -93,3 +114,4 @@ pulumi.export(
     [{"name": h.name, "address": h.address, "role": h.role, "nodeId": swarm.node_ids[h.name]} for h in settings.hosts],
 )
 pulumi.export("storage", {"mode": storage.mount_type, "sources": storage.sources})
+pulumi.export("preflight", preflight.summary)

@@ -281,6 +281,7 @@ class WippConfig(_Keys):
     ] = []
     allow_unknown_host_keys: Flag
     manage_firewall: Flag
+    strict_preflight: Flag
     leave_swarm_on_destroy: Flag
     delete_data_on_destroy: Flag
     converge_interval: Duration
@@ -526,6 +527,7 @@ def _settings(model: WippConfig, ssh_private_key: pulumi.Output[str] | None) -> 
         allowed_sources=list(model.allowed_sources),
         allow_unknown_host_keys=model.allow_unknown_host_keys,
         manage_firewall=model.manage_firewall,
+        strict_preflight=model.strict_preflight,
         leave_swarm_on_destroy=model.leave_swarm_on_destroy,
         delete_data_on_destroy=model.delete_data_on_destroy,
         converge_interval=model.converge_interval,

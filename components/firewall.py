@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -47,6 +47,9 @@ class HostFirewallArgs:
     # The WIPP ports this host publishes that only `published_sources` may reach (empty: none restricted).
     published_ports: list[int]
     published_sources: list[str]
+    # What must finish first (the preflight). A component's depends_on does not reach its
+    # children, so the commands take it themselves.
+    after: list[pulumi.Resource] = field(default_factory=list)
 
 
 class HostFirewall(pulumi.ComponentResource):
@@ -105,5 +108,5 @@ class HostFirewall(pulumi.ComponentResource):
             create=render(script, ACTION="apply", **variables),
             delete=render(script, ACTION="remove", **variables),
             triggers=[tag],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._args.after),
         )

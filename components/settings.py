@@ -54,6 +54,7 @@ class Settings:
     allowed_sources: list[str]
     allow_unknown_host_keys: bool
     manage_firewall: bool
+    strict_preflight: bool
     leave_swarm_on_destroy: bool
     delete_data_on_destroy: bool
     converge_interval: str
@@ -94,13 +95,17 @@ class Settings:
         """Who may reach the swarm ports: the cluster's own hosts, plus wipp:allowedSources."""
         return [h.address for h in self.hosts] + self.allowed_sources
 
-    def published_ports_on(self, host: Host) -> list[int]:
-        """The WIPP ports to restrict on `host`: none without wipp:allowedSources, else those it publishes.
+    def publishes(self, host: Host) -> bool:
+        """Whether WIPP's ports answer on `host`.
 
         In ingress mode every swarm node publishes them (the routing mesh); in host mode only
         the first manager, where the wipp service is pinned.
         """
-        if not self.allowed_sources or (self.publish_mode == "host" and host is not self.first_manager):
+        return self.publish_mode == "ingress" or host is self.first_manager
+
+    def published_ports_on(self, host: Host) -> list[int]:
+        """The WIPP ports to restrict on `host`: none without wipp:allowedSources, else those it publishes."""
+        if not self.allowed_sources or not self.publishes(host):
             return []
         return [self.web_port, self.dashboard_port]
 

@@ -24,6 +24,9 @@ class SwarmArgs:
     leave_on_destroy: bool
     # Firewalls that must be in place before a host talks swarm, by host name.
     firewalls: dict[str, pulumi.Resource] = field(default_factory=dict)
+    # What must finish before the swarm is touched (the preflight). A component's depends_on
+    # does not reach its children, so init takes it itself; every join waits for init.
+    after: list[pulumi.Resource] = field(default_factory=list)
 
 
 class Swarm(pulumi.ComponentResource):
@@ -51,7 +54,7 @@ class Swarm(pulumi.ComponentResource):
             # The first manager's delete runs last (every join depends on its init): by then
             # the other hosts have left, and it removes their nodes before ending the swarm.
             delete=self._leave_script(manager, "first-manager", [m.connection.address for m in args.joining]),
-            opts=self._options(manager, depends_on=[]),
+            opts=self._options(manager, depends_on=list(args.after)),
         )
         self.manager_node_id = init.stdout.apply(str.strip)
         roles = sorted({member.role for member in args.joining})

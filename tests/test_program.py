@@ -65,6 +65,7 @@ def test_components_have_type_tokens_and_children() -> None:
         "network": "wipp:network:OverlayNetwork",
         "storage": "wipp:storage:WippStorage",
         "services": "wipp:services:WippServices",
+        "preflight": "wipp:preflight:Preflight",
     }
     assert deployment.named("mongodb").parent == deployment.named("services").urn
     assert deployment.named("swarm-worker-token").parent == deployment.named("swarm").urn

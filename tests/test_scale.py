@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from functools import cache
 
-from harness import Deployment, run_program
+from harness import Deployment, Registered, run_program
 
 
 def _hosts(count: int) -> list[dict[str, object]]:
@@ -29,9 +29,14 @@ def _longest_chain(deployment: Deployment) -> list[str]:
     """The longest path of resources, each depending on the one before (names, first to last)."""
     by_urn = {r.urn: r for r in deployment.resources}
 
+    def waits_for(resource: Registered) -> list[str]:
+        # Its dependencies, and the provider it is created through (a reference "URN::ID").
+        provider = resource.provider.rsplit("::", 1)[0] if resource.provider else ""
+        return [d for d in [*resource.dependencies, provider] if d in by_urn]
+
     @cache
     def chain(urn: str) -> tuple[str, ...]:
-        before = [chain(d) for d in by_urn[urn].dependencies if d in by_urn]
+        before = [chain(d) for d in waits_for(by_urn[urn])]
         return (*max(before, key=len, default=()), by_urn[urn].name)
 
     return list(max((chain(urn) for urn in by_urn), key=len))

@@ -18,6 +18,7 @@ def test_every_script_is_shipped() -> None:
     assert SCRIPTS == [
         "firewall-published-ports.sh",
         "firewall-swarm-ports.sh",
+        "preflight.sh",
         "shared-folders.sh",
         "swarm-init.sh",
         "swarm-join.sh",

@@ -1,0 +1,71 @@
+"""Preflight: every host checked before anything changes on it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from .host_command import HostConnection, host_command
+from .scripts import render
+
+# NIST's figures: 16 GB for one host, 8 GB per host for several, 50 GB of disk. Memory is
+# checked at 90 % of them: the kernel keeps part of the RAM, so a 16 GB machine shows ~15.6 GiB.
+NIST_MEMORY_GB = {"single": 16, "per-host": 8}
+NIST_DISK_GB = 50
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    connection: HostConnection
+    first_manager: bool
+    published_ports: list[int]  # checked free (or Docker's own)
+
+
+@dataclass
+class PreflightArgs:
+    hosts: list[HostCheck]
+    manager_address: str
+    need_ufw: bool
+    strict: bool
+
+
+class Preflight(pulumi.ComponentResource):
+    """Runs `preflight.sh` on each host, in parallel; `summary` is what each host reported."""
+
+    summary: dict[str, pulumi.Output[Any]]
+    commands: list[pulumi.CustomResource]
+
+    def __init__(self, name: str, args: PreflightArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wipp:preflight:Preflight", name, None, opts)
+        memory_gb = NIST_MEMORY_GB["single" if len(args.hosts) == 1 else "per-host"]
+        self.summary, self.commands = {}, []
+        for check in args.hosts:
+            host = check.connection
+            command = host_command(
+                f"{name}-{host.host_name}",
+                host,
+                create=render(
+                    "preflight.sh",
+                    host.docker_host,
+                    HOST_NAME=host.host_name,
+                    POSITION="first-manager" if check.first_manager else "joining",
+                    MANAGER_ADDR=args.manager_address,
+                    PORTS=" ".join(str(p) for p in check.published_ports),
+                    NEED_UFW=str(args.need_ufw).lower(),
+                    MIN_MEMORY_MB=str(int(memory_gb * 1024 * 0.9)),
+                    MIN_DISK_GB=str(NIST_DISK_GB),
+                    STRICT=str(args.strict).lower(),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.commands.append(command)
+            self.summary[host.host_name] = command.stdout.apply(_parsed)
+        self.register_outputs({"summary": self.summary})
+
+
+def _parsed(stdout: str) -> Any:
+    """The script's JSON line; during a preview of a new host there is none yet."""
+    return json.loads(stdout) if stdout and stdout.strip() else {}

@@ -1,0 +1,95 @@
+#!/bin/sh
+# Checks one host before the program changes anything on it, and prints what it
+# found as one JSON line on stdout (the stack exports it per host).
+# Fails (what to fix, on which host) when: Docker Engine is missing or not running;
+# the host is in another swarm, or the first manager is in a swarm but not as a
+# manager; a published port is taken by something other than Docker; ufw is
+# missing while the program manages the firewall. Memory and disk below NIST's
+# figures are warnings, or failures when STRICT is true.
+# Input variables: HOST_NAME, POSITION (first-manager or joining), MANAGER_ADDR,
+# PORTS (published ports to find free, may be empty), NEED_UFW, MIN_MEMORY_MB,
+# MIN_DISK_GB, STRICT.
+set -eu
+set -f
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+fail() {
+    echo "preflight: $HOST_NAME: $*" >&2
+    exit 1
+}
+warnings=
+warn() {
+    echo "preflight: $HOST_NAME: warning: $*" >&2
+    warnings="$warnings${warnings:+; }$*"
+}
+
+# Docker Engine, answering.
+command -v docker >/dev/null 2>&1 || fail "the docker command is missing: install Docker Engine"
+version=$(docker info --format '{{.ServerVersion}}' 2>/dev/null) ||
+    fail "Docker Engine does not answer: start it (systemctl start docker) and check this user may use it"
+
+# An IPv4 literal as it is, a host name resolved.
+case "$MANAGER_ADDR" in
+    *[!0-9.]*) manager_ip=$(getent ahostsv4 "$MANAGER_ADDR" | awk 'NR == 1 { print $1 }') ;;
+    *) manager_ip=$MANAGER_ADDR ;;
+esac
+
+# Swarm state: none, this swarm, or another swarm.
+state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+swarm=none
+if [ "$state" = active ]; then
+    managers=$(docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}')
+    case " $managers" in
+        *" $manager_ip:2377 "*) swarm=this ;;
+        *) swarm=another ;;
+    esac
+    if [ "$POSITION" = first-manager ] && [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
+        fail "it is in a swarm as a worker, but it is the first manager in wipp:hosts: make it leave (docker swarm leave) or list a manager first"
+    fi
+    if [ "$POSITION" = joining ] && [ "$swarm" = another ]; then
+        fail "it is already in another swarm (its managers: ${managers% }): make it leave that swarm (docker swarm leave), or take it out of wipp:hosts"
+    fi
+elif [ "$state" != inactive ]; then
+    fail "its swarm state is '$state'; expected active or inactive"
+fi
+
+# Memory and the free disk where Docker keeps images and volumes, against NIST's figures.
+memory_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
+root_dir=$(docker info --format '{{.DockerRootDir}}')
+disk_gb=$(df -Pk "$root_dir" 2>/dev/null | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+[ -n "$disk_gb" ] || disk_gb=$(df -Pk / | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+short=
+if [ "$memory_mb" -lt "$MIN_MEMORY_MB" ]; then
+    short="memory ${memory_mb} MB is below the ${MIN_MEMORY_MB} MB NIST asks for"
+fi
+if [ "$disk_gb" -lt "$MIN_DISK_GB" ]; then
+    short="$short${short:+; }free disk ${disk_gb} GB at $root_dir is below the ${MIN_DISK_GB} GB NIST asks for"
+fi
+if [ -n "$short" ]; then
+    if [ "$STRICT" = true ]; then
+        fail "$short (wipp:strictPreflight is true)"
+    fi
+    warn "$short"
+fi
+
+# Published ports: free, or Docker's own (a running WIPP publishes them).
+for port in $PORTS; do
+    holders=$(as_root ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:(("[^"]*"' | cut -d'"' -f2 | sort -u)
+    for holder in $holders; do
+        case "$holder" in
+            dockerd | docker-proxy) ;;
+            *) fail "port $port is taken by $holder: stop it, or choose another wipp:webPort / wipp:dashboardPort" ;;
+        esac
+    done
+done
+
+# ufw, when the program manages the firewall.
+if [ "$NEED_UFW" = true ] && ! command -v ufw >/dev/null 2>&1 && ! as_root sh -c 'command -v ufw' >/dev/null 2>&1; then
+    fail "ufw is not installed: install it, or set wipp:manageFirewall false"
+fi
+
+echo "preflight: $HOST_NAME: Docker $version, swarm: $swarm, ${memory_mb} MB, ${disk_gb} GB free" >&2
+printf '{"docker": "%s", "swarm": "%s", "memoryMb": %s, "diskFreeGb": %s, "warnings": "%s"}\n' \
+    "$version" "$swarm" "$memory_mb" "$disk_gb" "$warnings"

@@ -1,0 +1,125 @@
+"""The preflight script, as the program renders it, on the private engines in their namespaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from docker_api import wait_until
+from engine_hosts import EngineHost, engine_overrides
+from harness import run_program
+
+WEB, DASHBOARD = 18181, 18182  # ports no other engine test publishes
+
+
+def _run(host: EngineHost, script: str) -> subprocess.CompletedProcess[str]:
+    """As pulumi-command runs it on that host: `/bin/sh -c`, in the host's network namespace."""
+    assert host.engine.netns
+    env = {"PATH": os.environ["PATH"], "DOCKER_HOST": host.engine.docker_host}
+    return subprocess.run(
+        ["nsenter", f"--net={host.engine.netns}", "/bin/sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def _first_manager_check(manager: EngineHost, **more: object) -> str:
+    overrides = engine_overrides(manager, webPort=WEB, dashboardPort=DASHBOARD, **more)
+    return run_program("single", overrides).named("preflight-wipp-host").inputs["create"]
+
+
+def _joining_check(manager: EngineHost, worker: EngineHost) -> str:
+    hosts = [
+        {"name": "manager", "address": manager.address, "role": "manager", "local": True},
+        {"name": "lab-worker", "address": worker.address, "role": "worker"},
+    ]
+    overrides = {
+        "hosts": hosts,
+        "allowedSources": [],
+        "manageFirewall": False,
+        "dockerHost": manager.engine.docker_host,
+    }
+    return run_program("multi", overrides).named("preflight-lab-worker").inputs["create"]
+
+
+def test_a_ready_manager_reports_its_engine_swarm_memory_and_disk(manager: EngineHost, swarm: str) -> None:
+    result = _run(manager, _first_manager_check(manager))
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["docker"] == manager.engine.request("GET", "/version")["Version"]
+    assert found["swarm"] == "this"
+    with open("/proc/meminfo") as meminfo:
+        total_kb = int(next(line for line in meminfo if line.startswith("MemTotal:")).split()[1])
+    assert found["memoryMb"] == total_kb // 1024
+    assert found["diskFreeGb"] >= 0
+    assert "preflight: wipp-host: Docker" in result.stderr
+
+
+def test_below_nists_figures_is_a_warning_or_with_strict_a_stop(manager: EngineHost, swarm: str) -> None:
+    for strict in (False, True):
+        script = _first_manager_check(manager, strictPreflight=strict)
+        script = script.replace("\nMIN_DISK_GB=50\n", "\nMIN_DISK_GB=999999\n")  # more disk than any test machine
+        result = _run(manager, script)
+        if strict:
+            assert result.returncode == 1
+            assert "free disk" in result.stderr and "wipp:strictPreflight is true" in result.stderr
+            assert result.stdout == ""
+        else:
+            assert result.returncode == 0, result.stderr
+            assert "below the 999999 GB NIST asks for" in json.loads(result.stdout)["warnings"]
+
+
+@pytest.fixture
+def port_taken(manager: EngineHost) -> Iterator[None]:
+    """A listener of somebody else's on the web port, in the manager's namespace."""
+    assert manager.engine.netns
+    listener = subprocess.Popen(
+        ["nsenter", f"--net={manager.engine.netns}", sys.executable, "-c",
+         f"import socket, time; s = socket.socket(); s.bind(('0.0.0.0', {WEB})); s.listen(); time.sleep(120)"],
+    )  # fmt: skip
+    try:
+        wait_until(lambda: f":{WEB} " in _run(manager, "ss -Hltn").stdout, timeout=10, interval=0.1, what="listener up")
+        yield
+    finally:
+        listener.kill()
+        listener.wait(timeout=10)
+
+
+def test_a_published_port_taken_by_something_else_stops_it(manager: EngineHost, swarm: str, port_taken: None) -> None:
+    result = _run(manager, _first_manager_check(manager))
+    assert result.returncode == 1
+    assert f"preflight: wipp-host: port {WEB} is taken by python" in result.stderr
+    assert "wipp:webPort" in result.stderr
+
+
+@pytest.fixture
+def worker_in_another_swarm(worker: EngineHost) -> Iterator[EngineHost]:
+    worker.engine.cli("swarm", "init", "--advertise-addr", worker.address)
+    try:
+        yield worker
+    finally:
+        worker.engine.cli("swarm", "leave", "--force", check=False)
+
+
+def test_a_host_in_another_swarm_stops_it_before_anything_changes(
+    manager: EngineHost, swarm: str, worker_in_another_swarm: EngineHost
+) -> None:
+    worker = worker_in_another_swarm
+    result = _run(worker, _joining_check(manager, worker))
+    assert result.returncode == 1
+    assert "preflight: lab-worker: it is already in another swarm" in result.stderr
+    assert f"{worker.address}:2377" in result.stderr
+
+
+def test_a_host_without_a_running_engine_says_so(manager: EngineHost, worker: EngineHost, swarm: str) -> None:
+    script = _joining_check(manager, worker)
+    missing = EngineHost(type(worker.engine)("unix:///nonexistent/docker.sock", worker.engine.netns), worker.address)
+    result = _run(missing, script)
+    assert result.returncode == 1
+    assert "preflight: lab-worker: Docker Engine does not answer" in result.stderr
