@@ -100,12 +100,13 @@ services = WippServices(
         mount_type=storage.mount_type,
         mount_sources=storage.sources,
         pinned_node_id=swarm.manager_node_id if settings.publish_mode == "host" else None,
+        bind_address=settings.bind_address,
     ),
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),
 )
 
-pulumi.export("webUrl", f"http://{manager.address}:{settings.web_port}")
-pulumi.export("dashboardUrl", f"https://{manager.address}:{settings.dashboard_port}")
+pulumi.export("webUrl", f"http://{settings.web_host}:{settings.web_port}")
+pulumi.export("dashboardUrl", f"https://{settings.web_host}:{settings.dashboard_port}")
 pulumi.export("managerAddress", manager.address)
 pulumi.export("services", {key: svc.name for key, svc in services.services.items()})
 pulumi.export("images", settings.images)

@@ -139,6 +139,13 @@ def _cidr(value: Any) -> str | None:
         return None
 
 
+def _ipv4(value: Any) -> bool:
+    try:
+        return ipaddress.ip_address(str(value)).version == 4
+    except ValueError:
+        return False
+
+
 def _folder(value: Any) -> str | None:
     if not isinstance(value, str) or not _FOLDER.match(value):
         return None
@@ -286,6 +293,16 @@ class WippConfig(_Keys):
     delete_data_on_destroy: Flag
     converge_interval: Duration
     converge_timeout: Duration
+    bind_address: (
+        Annotated[
+            str,
+            _form(
+                "an IPv4 address of this machine such as 127.0.0.1, or empty for every address",
+                lambda v: v if v == "" or _ipv4(v) else None,
+            ),
+        ]
+        | None
+    ) = None
     docker_host: (
         Annotated[str, _form("unix:///path/docker.sock, tcp://host:port or ssh://user@host", _matching(_DOCKER_HOST))]
         | None
@@ -470,6 +487,14 @@ def _cross_checks(model: WippConfig, ssh_key_set: bool) -> list[str]:
         errors.append(
             _invalid("endpointMode", "dnsrr", "vip while wipp:publishMode is ingress (dnsrr needs publishMode host)")
         )
+    if model.bind_address and len(hosts) > 1:
+        errors.append(
+            _invalid(
+                "bindAddress",
+                model.bind_address,
+                f"empty with {len(hosts)} hosts: one address binds the ports on one machine (a personal instance)",
+            )
+        )
     if model.allowed_sources and not model.manage_firewall:
         errors.append(
             _invalid(
@@ -533,6 +558,7 @@ def _settings(model: WippConfig, ssh_private_key: pulumi.Output[str] | None) -> 
         converge_interval=model.converge_interval,
         converge_timeout=model.converge_timeout,
         docker_host=model.docker_host,
+        bind_address=model.bind_address or None,
         ssh_private_key=ssh_private_key,
         service_args={k: list(v) for k, v in service_args.items()},
         mount_targets={**DEFAULT_MOUNT_TARGETS, **model.mount_targets.model_dump(exclude_none=True)},

@@ -27,6 +27,9 @@ class WippServicesArgs:
     mount_sources: dict[str, pulumi.Input[str]]
     # In publish mode "host" the web service runs on this node, so the URL holds.
     pinned_node_id: pulumi.Input[str] | None = None
+    # wipp:bindAddress: the web workload runs as a container whose ports listen on this address only
+    # (a swarm service cannot publish on one address).
+    bind_address: str | None = None
 
 
 class WippServices(pulumi.ComponentResource):
@@ -37,7 +40,7 @@ class WippServices(pulumi.ComponentResource):
     runs 1/1. mongodb updates stop-first: one writer on its database files.
     """
 
-    services: dict[str, docker.Service]
+    services: dict[str, docker.Service | docker.Container]
 
     def __init__(self, name: str, args: WippServicesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wipp:services:WippServices", name, None, opts)
@@ -50,8 +53,10 @@ class WippServices(pulumi.ComponentResource):
             previous = [created]
         self.register_outputs({key: svc.id for key, svc in self.services.items()})
 
-    def _service(self, service: str, depends_on: list[pulumi.Resource]) -> docker.Service:
+    def _service(self, service: str, depends_on: list[pulumi.Resource]) -> docker.Service | docker.Container:
         args = self._args
+        if service == "wipp" and args.bind_address:
+            return self._bound_container(depends_on)
         return docker.Service(
             service,
             name=service,
@@ -70,6 +75,37 @@ class WippServices(pulumi.ComponentResource):
                 delay=args.converge_interval,
                 timeout=args.converge_timeout,
             ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _bound_container(self, depends_on: list[pulumi.Resource]) -> docker.Container:
+        """The wipp workload as a plain container on the attachable overlay, its ports on one address.
+
+        Docker keeps it running (restart unless-stopped); `must_run` makes Pulumi see it running
+        before exec, the next in the order, starts.
+        """
+        args = self._args
+        return docker.Container(
+            "wipp",
+            name="wipp",
+            image=args.images["wipp"],
+            command=args.arguments["wipp"] or None,
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_id)],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=args.container_ports[key],
+                    external=args.published_ports[key],
+                    ip=args.bind_address,
+                    protocol="tcp",
+                )
+                for key in ("web", "dashboard")
+            ],
+            mounts=[
+                docker.ContainerMountArgs(type=args.mount_type, source=args.mount_sources[key], target=target)
+                for key, target in ((k, args.mount_targets[k]) for k in SERVICE_MOUNTS["wipp"])
+            ],
+            restart="unless-stopped",
+            must_run=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 

@@ -60,6 +60,7 @@ class Settings:
     converge_interval: str
     converge_timeout: str
     docker_host: str | None
+    bind_address: str | None
     ssh_private_key: pulumi.Output[str] | None
     service_args: dict[str, list[str]]
     mount_targets: dict[str, str]
@@ -94,6 +95,13 @@ class Settings:
     def swarm_sources(self) -> list[str]:
         """Who may reach the swarm ports: the cluster's own hosts, plus wipp:allowedSources."""
         return [h.address for h in self.hosts] + self.allowed_sources
+
+    @property
+    def web_host(self) -> str:
+        """The address users browse to: localhost for a loopback bind address, else the first manager's."""
+        if self.bind_address:
+            return "localhost" if self.bind_address.startswith("127.") else self.bind_address
+        return self.first_manager.address
 
     def publishes(self, host: Host) -> bool:
         """Whether WIPP's ports answer on `host`.

@@ -7,7 +7,7 @@ and it is kept small on purpose:
 - resources are applied in the dependency order the program registered;
 - `command:local:Command` runs its `create` text with /bin/sh (stdin as given),
   and its `delete` text on destroy;
-- docker Network, Volume and Service inputs become Engine API calls; a second
+- docker Network, Volume, Service and (created once) Container inputs become Engine API calls; a second
   `up` updates services in place and leaves unchanged resources alone, as a
   stack's state would;
 - a service waits as the upstream provider that pulumi-docker bridges
@@ -129,12 +129,16 @@ class ProviderStandIn:
             return self.engine.request("POST", "/volumes/create", {"Name": inputs["name"]})["Name"], {}
         if resource.type == "docker:index/service:Service":
             return self._service(inputs, previous), {}
+        if resource.type == "docker:index/container:Container" and previous is None:
+            return self._container(inputs), {}
         raise NotImplementedError(f"the stand-in does not apply {resource.type} ({resource.name})")
 
     def _delete(self, applied: Applied) -> None:
         kind, real_id = applied.resource.type, applied.real_id
         if kind == "docker:index/service:Service":
             self.engine.request("DELETE", f"/services/{real_id}")
+        elif kind == "docker:index/container:Container":
+            self.engine.request("DELETE", f"/containers/{real_id}", query={"force": "true"})
         elif kind == "docker:index/network:Network":
             # Removed services' containers take a few seconds to leave the network.
             wait_until(
@@ -168,6 +172,33 @@ class ProviderStandIn:
             self.engine.request("DELETE", f"/volumes/{real_id}")
         elif kind == "command:local:Command" and applied.inputs.get("delete"):
             self._run_shell(applied.resource.name, applied.inputs["delete"], None)
+
+    def _container(self, inputs: dict[str, Any]) -> str:
+        """Create and start; with mustRun, as upstream, it must be running once started."""
+        ports = {f"{int(p['internal'])}/{p.get('protocol', 'tcp')}": p for p in inputs.get("ports", [])}
+        body = {
+            "Image": inputs["image"],
+            "Cmd": inputs.get("command"),
+            "ExposedPorts": {key: {} for key in ports},
+            "HostConfig": {
+                "PortBindings": {
+                    key: [{"HostIp": p.get("ip", ""), "HostPort": str(int(p["external"]))}] for key, p in ports.items()
+                },
+                "Mounts": [
+                    {"Type": m["type"], "Source": m["source"], "Target": m["target"]} for m in inputs.get("mounts", [])
+                ],
+                "RestartPolicy": {"Name": inputs.get("restart", "no")},
+            },
+            "NetworkingConfig": {"EndpointsConfig": {n["name"]: {} for n in inputs.get("networksAdvanced", [])}},
+        }
+        container_id = self.engine.request("POST", "/containers/create", body, query={"name": inputs["name"]})["Id"]
+        self.engine.request("POST", f"/containers/{container_id}/start")
+        if (
+            inputs.get("mustRun", True)
+            and not self.engine.request("GET", f"/containers/{container_id}/json")["State"]["Running"]
+        ):
+            raise EngineError(f"container {inputs['name']} is not running after its start")
+        return container_id
 
     def _service(self, inputs: dict[str, Any], previous: Applied | None) -> str:
         spec = service_spec(inputs)
