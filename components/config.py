@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 from pulumi.runtime import config as runtime_config
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -238,14 +238,77 @@ class FolderPaths(_Keys):
     pegasusdata: Folder
 
 
+def _report(messages: list[str]) -> None:
+    """Raises finished messages as one pydantic error (a validator reports one error at most)."""
+    if messages:
+        raise PydanticCustomError("wipp_lines", "{lines}", {"lines": "\n".join(messages)})
+
+
+def _check_hosts(hosts: list[HostConfig]) -> list[HostConfig]:
+    """What only the whole host list can tell: unique names and addresses, managers, local, loopback."""
+    errors: list[str] = []
+    for attribute in ("name", "address"):
+        values = [getattr(h, attribute) for h in hosts]
+        repeated = next((v for v in values if values.count(v) > 1), None)
+        if repeated is not None:
+            errors.append(_invalid("hosts", values, f"a unique {attribute} per host ({repeated!r} repeats)"))
+    if not any(h.role == "manager" for h in hosts):
+        errors.append(_invalid("hosts", [h.name for h in hosts], "at least one host with role: manager"))
+    if sum(h.local for h in hosts) > 1:
+        errors.append(_invalid("hosts", [h.name for h in hosts if h.local], "at most one host with local: true"))
+    if len(hosts) > 1:
+        for index, host in enumerate(hosts):
+            if host.address == "localhost" or host.address.startswith("127."):
+                errors.append(
+                    _invalid(
+                        f"hosts[{index}].address",
+                        host.address,
+                        f"an address the other hosts can reach ({host.address} is each machine's own loopback)",
+                    )
+                )
+    _report(errors)
+    return hosts
+
+
+def _check_volume_names(names: VolumeNames) -> VolumeNames:
+    values = names.model_dump()
+    if len(set(values.values())) != len(values):
+        _report([_invalid("storage.names", values, "a different volume for each storage key")])
+    return names
+
+
+def _check_folders(paths: FolderPaths) -> FolderPaths:
+    values = paths.model_dump()
+    folders = sorted(values.values())
+    errors = []
+    if len(set(folders)) != len(folders):
+        errors.append(_invalid("storage.paths", values, "four different folders"))
+    nested = [(o, i) for o in folders for i in folders if i.startswith(o + "/")]
+    if nested:
+        outer, inner = nested[0]
+        errors.append(
+            _invalid("storage.paths", values, f"four folders none inside another ({inner} is inside {outer})")
+        )
+    _report(errors)
+    return paths
+
+
+def _not_a_swarm_port(port: int) -> int:
+    if port in SWARM_PORTS:
+        raise PydanticCustomError(
+            "wipp_form", "{expected}", {"expected": f"a port not used by Docker Swarm ({port} is {SWARM_PORTS[port]})"}
+        )
+    return port
+
+
 class VolumeStorage(_Keys):
     mode: Literal["volume"]
-    names: VolumeNames = VolumeNames()
+    names: Annotated[VolumeNames, AfterValidator(_check_volume_names)] = VolumeNames()
 
 
 class BindStorage(_Keys):
     mode: Literal["bind"]
-    paths: FolderPaths
+    paths: Annotated[FolderPaths, AfterValidator(_check_folders)]
 
 
 class ServiceArgsConfig(_Keys):
@@ -276,11 +339,11 @@ class WippConfig(_Keys):
         str,
         _form("a whole positive size with a unit, size[g|G|m|M|k|K], such as 4G or 512m", _matching(_MEMORY)),
     ]
-    hosts: Annotated[list[HostConfig], Field(min_length=1)]
+    hosts: Annotated[list[HostConfig], Field(min_length=1), AfterValidator(_check_hosts)]
     storage: Annotated[VolumeStorage | BindStorage, Field(discriminator="mode")] = VolumeStorage(mode="volume")
     network: Name
-    web_port: Port
-    dashboard_port: Port
+    web_port: Annotated[Port, AfterValidator(_not_a_swarm_port)]
+    dashboard_port: Annotated[Port, AfterValidator(_not_a_swarm_port)]
     publish_mode: Annotated[str, _form("ingress or host", _one_of("ingress", "host"))]
     endpoint_mode: Annotated[str, _form("vip or dnsrr", _one_of("vip", "dnsrr"))]
     allowed_sources: list[
@@ -371,6 +434,8 @@ def _unknown_key(path: str) -> str:
 def _message(error: Any) -> str:
     path = _path(tuple(error["loc"]))
     kind, value = error["type"], error.get("input")
+    if kind == "wipp_lines":
+        return error["ctx"]["lines"]
     if kind == "extra_forbidden":
         return _unknown_key(path)
     if kind == "missing" and "." not in path and "[" not in path and path in _KNOWN_KEYS[""]:
@@ -417,25 +482,6 @@ def _raw_values(cfg: pulumi.Config, errors: list[str]) -> dict[str, Any]:
 def _cross_checks(model: WippConfig, ssh_key_set: bool) -> list[str]:
     errors: list[str] = []
     hosts = model.hosts
-    for attribute in ("name", "address"):
-        values = [getattr(h, attribute) for h in hosts]
-        repeated = next((v for v in values if values.count(v) > 1), None)
-        if repeated is not None:
-            errors.append(_invalid("hosts", values, f"a unique {attribute} per host ({repeated!r} repeats)"))
-    if not any(h.role == "manager" for h in hosts):
-        errors.append(_invalid("hosts", [h.name for h in hosts], "at least one host with role: manager"))
-    if sum(h.local for h in hosts) > 1:
-        errors.append(_invalid("hosts", [h.name for h in hosts if h.local], "at most one host with local: true"))
-    if len(hosts) > 1:
-        for index, host in enumerate(hosts):
-            if host.address == "localhost" or host.address.startswith("127."):
-                errors.append(
-                    _invalid(
-                        f"hosts[{index}].address",
-                        host.address,
-                        f"an address the other hosts can reach ({host.address} is each machine's own loopback)",
-                    )
-                )
     for index, host in enumerate(hosts):
         if not host.local and host.host_key is None and not model.allow_unknown_host_keys:
             errors.append(
@@ -451,38 +497,18 @@ def _cross_checks(model: WippConfig, ssh_key_set: bool) -> list[str]:
             f"set it with `cat ~/.ssh/id_ed25519 | pulumi config set --secret {NAMESPACE}:sshPrivateKey`"
         )
 
-    storage = model.storage
-    if isinstance(storage, VolumeStorage):
-        names = storage.names.model_dump()
-        if len(set(names.values())) != len(names):
-            errors.append(_invalid("storage.names", names, "a different volume for each storage key"))
-        if len(hosts) > 1:
-            errors.append(
-                _invalid(
-                    "storage.mode",
-                    "volume",
-                    f"bind with shared folders: named volumes live on one host and {len(hosts)} hosts are configured",
-                )
+    if isinstance(model.storage, VolumeStorage) and len(hosts) > 1:
+        errors.append(
+            _invalid(
+                "storage.mode",
+                "volume",
+                f"bind with shared folders: named volumes live on one host and {len(hosts)} hosts are configured",
             )
-    else:
-        paths = storage.paths.model_dump()
-        folders = sorted(paths.values())
-        if len(set(folders)) != len(folders):
-            errors.append(_invalid("storage.paths", paths, "four different folders"))
-        nested = [(o, i) for o in folders for i in folders if i.startswith(o + "/")]
-        if nested:
-            outer, inner = nested[0]
-            errors.append(
-                _invalid("storage.paths", paths, f"four folders none inside another ({inner} is inside {outer})")
-            )
-
+        )
     if model.web_port == model.dashboard_port:
         errors.append(
             _invalid("dashboardPort", model.dashboard_port, f"a port different from wipp:webPort ({model.web_port})")
         )
-    for key, port in (("webPort", model.web_port), ("dashboardPort", model.dashboard_port)):
-        if port in SWARM_PORTS:
-            errors.append(_invalid(key, port, f"a port not used by Docker Swarm ({port} is {SWARM_PORTS[port]})"))
     if model.endpoint_mode == "dnsrr" and model.publish_mode == "ingress":
         errors.append(
             _invalid("endpointMode", "dnsrr", "vip while wipp:publishMode is ingress (dnsrr needs publishMode host)")
@@ -522,7 +548,7 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
     try:
         model = WippConfig.model_validate(raw)
     except ValidationError as invalid:
-        errors += [_message(e) for e in invalid.errors()]
+        errors += [line for e in invalid.errors() for line in _message(e).split("\n")]
         raise _fail(errors) from None
     errors += _cross_checks(model, ssh_private_key is not None)
     if errors:

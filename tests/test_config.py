@@ -411,3 +411,23 @@ def test_a_loopback_address_is_refused_when_other_hosts_must_reach_it() -> None:
 def test_go_durations_reach_the_services(duration: str) -> None:
     mongodb = run_program("single", {"convergeTimeout": duration}).named("mongodb")
     assert mongodb.inputs["convergeConfig"]["timeout"] == duration
+
+
+def test_checks_within_a_key_come_with_every_other_mistake() -> None:
+    overrides = {
+        "memory": "lots",
+        "webPort": 2377,
+        "hosts": [MANAGER, {**MANAGER, "local": False, "address": "10.0.0.9"}],
+        "storage": {"mode": "volume", "names": {"wippdb": "same", "wippdata": "same"}},
+    }
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", overrides)
+    message = str(error.value)
+    assert message.startswith("4 mistakes")
+    for text in (
+        "wipp:memory = 'lots'",
+        "wipp:webPort = '2377' is invalid: expected a port not used by Docker Swarm",
+        "'m1' repeats",
+        "a different volume for each storage key",
+    ):
+        assert text in message
