@@ -14,11 +14,12 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import pulumi
 from pulumi.runtime import config as runtime_config
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -479,25 +480,62 @@ def _raw_values(cfg: pulumi.Config, errors: list[str]) -> dict[str, Any]:
 
 
 # -- what only the whole stack can tell ---------------------------------------------------------------
-def _cross_checks(model: WippConfig, ssh_key_set: bool) -> list[str]:
+class _Valid:
+    """The keys that are valid on their own, as attributes; None for one that is not (or absent)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values.get(name)
+
+
+@cache
+def _adapter(name: str) -> TypeAdapter[Any]:
+    field = WippConfig.model_fields[name]
+    metadata = [*field.metadata, *([Field(discriminator=field.discriminator)] if field.discriminator else [])]
+    return TypeAdapter(Annotated[field.annotation, *metadata] if metadata else field.annotation)
+
+
+def _each_key(raw: dict[str, Any]) -> _Valid:
+    """Every key validated on its own, so the checks between keys can run beside the keys' own errors."""
+    values: dict[str, Any] = {}
+    for name, field in WippConfig.model_fields.items():
+        alias = field.alias or name
+        if alias not in raw:
+            values[name] = None if field.is_required() else field.get_default(call_default_factory=True)
+            continue
+        try:
+            values[name] = _adapter(name).validate_python(raw[alias])
+        except ValidationError:
+            values[name] = None
+    return _Valid(values)
+
+
+def _known(*values: Any) -> bool:
+    return all(v is not None for v in values)
+
+
+def _cross_checks(model: WippConfig | _Valid, ssh_key_set: bool) -> list[str]:
+    """The checks between keys; each runs when the keys it reads are valid on their own."""
     errors: list[str] = []
     hosts = model.hosts
-    for index, host in enumerate(hosts):
-        if not host.local and host.host_key is None and not model.allow_unknown_host_keys:
-            errors.append(
-                f"config {NAMESPACE}:hosts[{index}].hostKey is missing: {host.name} is reached over SSH and its "
-                f"host key is how the program knows it talks to {host.address} and not an impostor; set it to the "
-                f"output of `ssh-keyscan -t ed25519 -p {host.ssh_port} {host.address}` (checked out of band), "
-                f"or set {NAMESPACE}:allowUnknownHostKeys true to connect without checking"
-            )
-    remote = [h.name for h in hosts if not h.local]
+    if _known(hosts, model.allow_unknown_host_keys):
+        for index, host in enumerate(hosts):
+            if not host.local and host.host_key is None and not model.allow_unknown_host_keys:
+                errors.append(
+                    f"config {NAMESPACE}:hosts[{index}].hostKey is missing: {host.name} is reached over SSH and its "
+                    f"host key is how the program knows it talks to {host.address} and not an impostor; set it to "
+                    f"the output of `ssh-keyscan -t ed25519 -p {host.ssh_port} {host.address}` (checked out of band), "
+                    f"or set {NAMESPACE}:allowUnknownHostKeys true to connect without checking"
+                )
+    remote = [h.name for h in hosts or [] if not h.local]
     if remote and not ssh_key_set:
         errors.append(
             f"config {NAMESPACE}:sshPrivateKey is missing: hosts {remote} are reached over SSH; "
             f"set it with `cat ~/.ssh/id_ed25519 | pulumi config set --secret {NAMESPACE}:sshPrivateKey`"
         )
-
-    if isinstance(model.storage, VolumeStorage) and len(hosts) > 1:
+    if _known(hosts, model.storage) and isinstance(model.storage, VolumeStorage) and len(hosts) > 1:
         errors.append(
             _invalid(
                 "storage.mode",
@@ -505,7 +543,7 @@ def _cross_checks(model: WippConfig, ssh_key_set: bool) -> list[str]:
                 f"bind with shared folders: named volumes live on one host and {len(hosts)} hosts are configured",
             )
         )
-    if model.web_port == model.dashboard_port:
+    if _known(model.web_port, model.dashboard_port) and model.web_port == model.dashboard_port:
         errors.append(
             _invalid("dashboardPort", model.dashboard_port, f"a port different from wipp:webPort ({model.web_port})")
         )
@@ -513,7 +551,7 @@ def _cross_checks(model: WippConfig, ssh_key_set: bool) -> list[str]:
         errors.append(
             _invalid("endpointMode", "dnsrr", "vip while wipp:publishMode is ingress (dnsrr needs publishMode host)")
         )
-    if model.bind_address and len(hosts) > 1:
+    if _known(hosts) and model.bind_address and len(hosts) > 1:
         errors.append(
             _invalid(
                 "bindAddress",
@@ -521,7 +559,7 @@ def _cross_checks(model: WippConfig, ssh_key_set: bool) -> list[str]:
                 f"empty with {len(hosts)} hosts: one address binds the ports on one machine (a personal instance)",
             )
         )
-    if model.allowed_sources and not model.manage_firewall:
+    if model.allowed_sources and model.manage_firewall is False:
         errors.append(
             _invalid(
                 "allowedSources",
@@ -549,6 +587,7 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
         model = WippConfig.model_validate(raw)
     except ValidationError as invalid:
         errors += [line for e in invalid.errors() for line in _message(e).split("\n")]
+        errors += _cross_checks(_each_key(raw), ssh_private_key is not None)
         raise _fail(errors) from None
     errors += _cross_checks(model, ssh_private_key is not None)
     if errors:

@@ -431,3 +431,28 @@ def test_checks_within_a_key_come_with_every_other_mistake() -> None:
         "a different volume for each storage key",
     ):
         assert text in message
+
+
+def test_checks_between_keys_come_with_the_keys_own_mistakes() -> None:
+    overrides = {
+        "memory": "lots",
+        "webPort": 15005,  # the same as dashboardPort
+        "endpointMode": "dnsrr",  # with publishMode ingress
+        "allowedSources": ["10.0.0.0/8"],
+        "manageFirewall": False,
+        "hosts": [MANAGER, {"name": "w1", "address": "10.0.0.9", "role": "worker"}],  # no hostKey, no SSH key
+        "storage": {"mode": "bind", "paths": BIND_PATHS},
+    }
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", overrides, fill_host_keys=False)
+    message = str(error.value)
+    for text in (
+        "wipp:memory = 'lots'",
+        "wipp:dashboardPort = 15005 is invalid: expected a port different from wipp:webPort (15005)",
+        "wipp:endpointMode = 'dnsrr'",
+        "wipp:allowedSources",
+        "wipp:hosts[1].hostKey is missing",
+        "wipp:sshPrivateKey is missing",
+    ):
+        assert text in message
+    assert message.startswith("6 mistakes")
