@@ -439,7 +439,7 @@ def _message(error: Any) -> str:
         return error["ctx"]["lines"]
     if kind == "extra_forbidden":
         return _unknown_key(path)
-    if kind == "missing" and "." not in path and "[" not in path and path in _KNOWN_KEYS[""]:
+    if kind == "missing" and path in _KNOWN_KEYS[""]:
         if path == "hosts":
             return _invalid("hosts", None, _SPECIAL_FORMS["hosts"])
         return (
@@ -615,7 +615,6 @@ def _settings(model: WippConfig, ssh_private_key: pulumi.Output[str] | None) -> 
         publish_mode=model.publish_mode,
         endpoint_mode=model.endpoint_mode,
         allowed_sources=list(model.allowed_sources),
-        allow_unknown_host_keys=model.allow_unknown_host_keys,
         manage_firewall=model.manage_firewall,
         strict_preflight=model.strict_preflight,
         leave_swarm_on_destroy=model.leave_swarm_on_destroy,

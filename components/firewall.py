@@ -60,15 +60,14 @@ class HostFirewall(pulumi.ComponentResource):
     """
 
     swarm_ports: list[str]
-    commands: list[pulumi.CustomResource]
 
     def __init__(self, name: str, args: HostFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wipp:firewall:HostFirewall", name, None, opts)
         self._args = args
         self.swarm_ports = swarm_port_rules(args.is_manager)
-        self.commands = [self._swarm_ports_command(name)]
+        self._swarm_ports_command(name)
         if args.published_ports:
-            self.commands.append(self._published_ports_command(name))
+            self._published_ports_command(name)
         self.register_outputs(
             {
                 "swarmPorts": self.swarm_ports,

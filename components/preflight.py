@@ -36,12 +36,11 @@ class Preflight(pulumi.ComponentResource):
     """Runs `preflight.sh` on each host, in parallel; `summary` is what each host reported."""
 
     summary: dict[str, pulumi.Output[Any]]
-    commands: list[pulumi.CustomResource]
 
     def __init__(self, name: str, args: PreflightArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wipp:preflight:Preflight", name, None, opts)
         memory_gb = NIST_MEMORY_GB["single" if len(args.hosts) == 1 else "per-host"]
-        self.summary, self.commands = {}, []
+        self.summary = {}
         for check in args.hosts:
             host = check.connection
             command = host_command(
@@ -61,7 +60,6 @@ class Preflight(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            self.commands.append(command)
             self.summary[host.host_name] = command.stdout.apply(_parsed)
         self.register_outputs({"summary": self.summary})
 

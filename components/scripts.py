@@ -1,6 +1,7 @@
 """Host scripts (files in `scripts/`) rendered into the text pulumi-command runs.
 
-A rendered script is plain POSIX shell: `NAME='value'` lines, then the file.
+A rendered script is plain POSIX shell: `NAME='value'` lines, the functions all
+scripts share (`scripts/lib/common.sh`), then the file.
 Values are shell-quoted; secrets never go here (they travel on stdin).
 """
 
@@ -10,6 +11,7 @@ import shlex
 from pathlib import Path
 
 SCRIPTS_DIR = Path(__file__).parent / "scripts"
+COMMON = SCRIPTS_DIR / "lib" / "common.sh"
 
 
 def render(script: str, docker_host: str | None = None, **variables: str) -> str:
@@ -21,5 +23,5 @@ def render(script: str, docker_host: str | None = None, **variables: str) -> str
 
 
 def script_text(script: str) -> str:
-    """The text of `scripts/<script>` as it is."""
-    return (SCRIPTS_DIR / script).read_text()
+    """`scripts/<script>` after the functions every host script shares (`scripts/lib/common.sh`)."""
+    return COMMON.read_text() + (SCRIPTS_DIR / script).read_text()

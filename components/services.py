@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pulumi
 import pulumi_docker as docker
 
 from .wipp import SERVICE_MOUNTS, SERVICE_NAMES
+
+MountArgs = TypeVar("MountArgs", docker.ServiceTaskSpecContainerSpecMountArgs, docker.ContainerMountArgs)
 
 
 @dataclass
@@ -64,7 +68,7 @@ class WippServices(pulumi.ComponentResource):
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=args.images[service],
                     args=args.arguments[service] or None,
-                    mounts=self._mounts(service) or None,
+                    mounts=self._mounts(service, docker.ServiceTaskSpecContainerSpecMountArgs) or None,
                 ),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self._args.network_id)],
                 placement=self._placement(service),
@@ -100,23 +104,17 @@ class WippServices(pulumi.ComponentResource):
                 )
                 for key in ("web", "dashboard")
             ],
-            mounts=[
-                docker.ContainerMountArgs(type=args.mount_type, source=args.mount_sources[key], target=target)
-                for key, target in ((k, args.mount_targets[k]) for k in SERVICE_MOUNTS["wipp"])
-            ],
+            mounts=self._mounts("wipp", docker.ContainerMountArgs),
             restart="unless-stopped",
             must_run=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
-    def _mounts(self, service: str) -> list[docker.ServiceTaskSpecContainerSpecMountArgs]:
-        targets = self._args.mount_targets
+    def _mounts(self, service: str, kind: Callable[..., MountArgs]) -> list[MountArgs]:
+        """The storage places `service` mounts, as a service's or a container's mount arguments."""
+        args = self._args
         return [
-            docker.ServiceTaskSpecContainerSpecMountArgs(
-                type=self._args.mount_type,
-                source=self._args.mount_sources[key],
-                target=targets[key],
-            )
+            kind(type=args.mount_type, source=args.mount_sources[key], target=args.mount_targets[key])
             for key in SERVICE_MOUNTS[service]
         ]
 

@@ -52,7 +52,6 @@ class Settings:
     publish_mode: str
     endpoint_mode: str
     allowed_sources: list[str]
-    allow_unknown_host_keys: bool
     manage_firewall: bool
     strict_preflight: bool
     leave_swarm_on_destroy: bool
@@ -142,10 +141,6 @@ class Settings:
         if manager.local:
             return "unix:///var/run/docker.sock"
         return f"ssh://{manager.ssh_user}@{manager.address}:{manager.ssh_port}"
-
-    @property
-    def multi_host(self) -> bool:
-        return len(self.hosts) > 1
 
     def resolved_args(self, service: str) -> list[str]:
         """A service's arguments with `{master}`, `{mongodb}`, `{memory}` filled in."""

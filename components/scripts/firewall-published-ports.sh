@@ -16,11 +16,7 @@
 set -eu
 set -f  # ports and sources are split on spaces, never globbed
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
-}
-
-# chain_of BINARY: whether BINARY (iptables or ip6tables) has Docker's DOCKER-USER chain.
+# has_docker_user BINARY: whether BINARY (iptables or ip6tables) has Docker's DOCKER-USER chain.
 has_docker_user() {
     as_root "$1" -w -S DOCKER-USER >/dev/null 2>&1
 }

@@ -15,10 +15,7 @@
 set -eu
 set -f  # sources and ports are split on spaces, never globbed
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
-}
-if ! command -v ufw >/dev/null 2>&1 && ! as_root sh -c 'command -v ufw' >/dev/null 2>&1; then
+if ! has_command ufw; then
     echo "firewall: ufw is not installed on $(hostname); install it or set wipp:manageFirewall false" >&2
     exit 1
 fi
@@ -34,8 +31,7 @@ ufw_source() {
         */32) echo "${1%/32}" ;;
         */128) echo "${1%/128}" ;;
         */*) echo "$1" ;;
-        *[!0-9.]*) getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }' ;;
-        *) echo "$1" ;;
+        *) ipv4_of "$1" ;;
     esac
 }
 

@@ -12,9 +12,6 @@
 set -eu
 set -f
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
-}
 fail() {
     echo "preflight: $HOST_NAME: $*" >&2
     exit 1
@@ -30,25 +27,15 @@ command -v docker >/dev/null 2>&1 || fail "the docker command is missing: instal
 version=$(docker info --format '{{.ServerVersion}}' 2>/dev/null) ||
     fail "Docker Engine does not answer: start it (systemctl start docker) and check this user may use it"
 
-# An IPv4 literal as it is, a host name resolved.
-case "$MANAGER_ADDR" in
-    *[!0-9.]*) manager_ip=$(getent ahostsv4 "$MANAGER_ADDR" | awk 'NR == 1 { print $1 }') ;;
-    *) manager_ip=$MANAGER_ADDR ;;
-esac
-
 # Swarm state: none, this swarm, or another swarm.
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
-swarm=none
+swarm=$(swarm_membership "$MANAGER_ADDR")
 if [ "$state" = active ]; then
-    managers=$(docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}')
-    case " $managers" in
-        *" $manager_ip:2377 "*) swarm=this ;;
-        *) swarm=another ;;
-    esac
     if [ "$POSITION" = first-manager ] && [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
         fail "it is in a swarm as a worker, but it is the first manager in wipp:hosts: make it leave (docker swarm leave) or list a manager first"
     fi
     if [ "$POSITION" = joining ] && [ "$swarm" = another ]; then
+        managers=$(swarm_managers)
         fail "it is already in another swarm (its managers: ${managers% }): make it leave that swarm (docker swarm leave), or take it out of wipp:hosts"
     fi
 elif [ "$state" != inactive ]; then
@@ -86,7 +73,7 @@ for port in $PORTS; do
 done
 
 # ufw, when the program manages the firewall.
-if [ "$NEED_UFW" = true ] && ! command -v ufw >/dev/null 2>&1 && ! as_root sh -c 'command -v ufw' >/dev/null 2>&1; then
+if [ "$NEED_UFW" = true ] && ! has_command ufw; then
     fail "ufw is not installed: install it, or set wipp:manageFirewall false"
 fi
 

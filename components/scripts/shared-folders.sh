@@ -16,10 +16,6 @@ set -f  # folder names are never globbed
 
 MARKER=.wipp-created-by
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
-}
-
 # The program accepts only these paths; the script refuses anything else on its own too,
 # since it may run `rm -rf`.
 check_path() {

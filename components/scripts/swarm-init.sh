@@ -11,12 +11,7 @@ case "$state" in
     active)
         echo "swarm-init: this node is already in a swarm; leaving it as it is" >&2 ;;
     inactive)
-        # An IPv4 literal as it is (getent may find nothing for one on a host without addresses
-        # configured yet); a host name resolved.
-        case "$ADVERTISE_ADDR" in
-            *[!0-9.]*) addr=$(getent ahostsv4 "$ADVERTISE_ADDR" | awk 'NR == 1 { print $1 }') ;;
-            *) addr=$ADVERTISE_ADDR ;;
-        esac
+        addr=$(ipv4_of "$ADVERTISE_ADDR")
         [ -n "$addr" ] || { echo "swarm-init: cannot resolve $ADVERTISE_ADDR to an IPv4 address" >&2; exit 1; }
         # init prints a join command with the token: keep it out of the logs.
         docker swarm init --advertise-addr "$addr" --listen-addr "$addr" >/dev/null

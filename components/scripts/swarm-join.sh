@@ -7,25 +7,16 @@
 # Input variables: HOST_NAME, ROLE, MANAGER_ADDR, ADVERTISE_ADDR. Output: node ID.
 set -eu
 
-# An IPv4 literal as it is, a host name resolved.
-ipv4_of() {
-    case "$1" in
-        *[!0-9.]*) getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }' ;;
-        *) echo "$1" ;;
-    esac
-}
-
 token=
 IFS= read -r token || true
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
 case "$state" in
     active)
-        managers=$(docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}')
-        manager_ip=$(ipv4_of "$MANAGER_ADDR")
-        case " $managers" in
-            *" $manager_ip:2377 "*)
+        case $(swarm_membership "$MANAGER_ADDR") in
+            this)
                 echo "swarm-join: $HOST_NAME is already in this swarm; leaving it as it is" >&2 ;;
             *)
+                managers=$(swarm_managers)
                 echo "swarm-join: $HOST_NAME is already in another swarm (its managers: ${managers% })," \
                     "not the one managed at $MANAGER_ADDR: make it leave that swarm first" \
                     "(docker swarm leave), or take it out of wipp:hosts" >&2

@@ -20,14 +20,6 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ]; then
     exit 0
 fi
 
-# An IPv4 literal as it is, a host name resolved.
-ipv4_of() {
-    case "$1" in
-        *[!0-9.]*) getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }' ;;
-        *) echo "$1" ;;
-    esac
-}
-
 # The departed hosts' nodes that the swarm still lists, as "ID STATE" lines.
 departed_nodes() {
     docker node ls --quiet | while IFS= read -r id; do

@@ -83,16 +83,24 @@ class Engine:
     def volume_mountpoint(self, name: str) -> str:
         return self.request("GET", f"/volumes/{name}")["Mountpoint"]
 
+    def in_namespace(
+        self, command: list[str], env: dict[str, str] | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """A command inside the engine's network namespace (here, for an engine without one)."""
+        prefix = ["nsenter", f"--net={self.netns}"] if self.netns else []
+        return subprocess.run(
+            [*prefix, *command], capture_output=True, text=True, env=env, timeout=timeout, check=check
+        )
+
     def http_get(self, port: int, path: str = "/", address: str = "127.0.0.1") -> str | None:
         """GET inside the engine's network namespace; None when nothing answers."""
         fetch = (
             "import sys, urllib.request;"
             "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())"
         )
-        command = [sys.executable, "-c", fetch, f"http://{address}:{port}{path}"]
-        if self.netns:
-            command = ["nsenter", f"--net={self.netns}", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+        result = self.in_namespace(
+            [sys.executable, "-c", fetch, f"http://{address}:{port}{path}"], check=False, timeout=10
+        )
         return result.stdout if result.returncode == 0 else None
 
 

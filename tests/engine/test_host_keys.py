@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,11 +44,8 @@ def _ssh(manager: EngineHost, host: ssh_host.SshHost, options: list[str], remote
     # As the provider runs it: its options first, then user, port and host, then the command.
     command = ["ssh", *options, "-i", str(host.client_key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
     command += ["-l", "root", "-p", str(PORT), "--", host.address, remote]
-    assert manager.engine.netns
     env = {"PATH": os.environ["PATH"], "HOME": str(home)}
-    return subprocess.run(
-        ["nsenter", f"--net={manager.engine.netns}", *command], capture_output=True, text=True, env=env, timeout=30
-    )
+    return manager.engine.in_namespace(command, env=env, check=False, timeout=30)
 
 
 def test_the_right_host_key_connects_and_a_wrong_one_stops_before_anything_runs(

@@ -18,15 +18,8 @@ WEB, DASHBOARD = 18181, 18182  # ports no other engine test publishes
 
 def _run(host: EngineHost, script: str) -> subprocess.CompletedProcess[str]:
     """As pulumi-command runs it on that host: `/bin/sh -c`, in the host's network namespace."""
-    assert host.engine.netns
     env = {"PATH": os.environ["PATH"], "DOCKER_HOST": host.engine.docker_host}
-    return subprocess.run(
-        ["nsenter", f"--net={host.engine.netns}", "/bin/sh", "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    return host.engine.in_namespace(["/bin/sh", "-c", script], env=env, check=False)
 
 
 def _first_manager_check(manager: EngineHost, **more: object) -> str:

@@ -27,13 +27,6 @@ SERVICE = "published-ports-probe"
 OTHER_ADDRESS = "10.231.0.3"  # a second source on the worker's link, added and removed by this test
 
 
-def _in_namespace(netns: str | None, command: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    assert netns, "the private engines run in network namespaces of their own"
-    return subprocess.run(
-        ["nsenter", f"--net={netns}", *command], capture_output=True, text=True, timeout=60, check=check
-    )
-
-
 def _answers(client: EngineHost, source: str, server: str) -> bool:
     """Whether an HTTP GET from `source` (an address in the client's namespace) gets an answer."""
     fetch = (
@@ -41,12 +34,12 @@ def _answers(client: EngineHost, source: str, server: str) -> bool:
         "c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=2, source_address=(sys.argv[3], 0));"
         "c.request('GET', '/'); sys.stdout.write(c.getresponse().read().decode())"
     )
-    result = _in_namespace(client.engine.netns, [sys.executable, "-c", fetch, server, str(PORT), source], check=False)
+    result = client.engine.in_namespace([sys.executable, "-c", fetch, server, str(PORT), source], check=False)
     return result.returncode == 0 and "probe" in result.stdout
 
 
 def _docker_user(manager: EngineHost) -> list[str]:
-    return _in_namespace(manager.engine.netns, ["iptables", "-w", "-S", "DOCKER-USER"]).stdout.splitlines()
+    return manager.engine.in_namespace(["iptables", "-w", "-S", "DOCKER-USER"]).stdout.splitlines()
 
 
 def _root_iptables() -> str:
@@ -62,9 +55,9 @@ def _published_ports_command(manager: EngineHost, sources: list[str]) -> dict[st
 def published_service(manager: EngineHost, worker: EngineHost, swarm: str, images: list[str]) -> Iterator[None]:
     """A service answering on PORT in host mode, and a second client address on the worker."""
     root_before = _root_iptables()
-    link = _in_namespace(worker.engine.netns, ["ip", "-o", "-4", "addr", "show"]).stdout
+    link = worker.engine.in_namespace(["ip", "-o", "-4", "addr", "show"]).stdout
     device = next(line.split()[1] for line in link.splitlines() if f" {worker.address}/" in line)
-    _in_namespace(worker.engine.netns, ["ip", "addr", "add", f"{OTHER_ADDRESS}/24", "dev", device])
+    worker.engine.in_namespace(["ip", "addr", "add", f"{OTHER_ADDRESS}/24", "dev", device])
     manager.engine.cli(
         "service", "create", "--detach", "--name", SERVICE,
         "--publish", f"mode=host,published={PORT},target=8080",
@@ -77,26 +70,25 @@ def published_service(manager: EngineHost, worker: EngineHost, swarm: str, image
         yield
     finally:
         manager.engine.cli("service", "rm", SERVICE, check=False)
-        _in_namespace(worker.engine.netns, ["ip", "addr", "del", f"{OTHER_ADDRESS}/24", "dev", device], check=False)
+        worker.engine.in_namespace(["ip", "addr", "del", f"{OTHER_ADDRESS}/24", "dev", device], check=False)
     assert _root_iptables() == root_before, "the machine's own iptables rules changed"
 
 
 def test_only_allowed_sources_reach_published_ports(
     manager: EngineHost, worker: EngineHost, published_service: None
 ) -> None:
-    netns = manager.engine.netns
     assert _answers(worker, OTHER_ADDRESS, manager.address), "before any rule, every source gets an answer"
     # An administrator's own rule, identical to one of ours but untagged: it must survive everything below.
     admin_rule = ["-s", f"{worker.address}/32", "-p", "tcp", "-m", "conntrack", "--ctorigdstport", str(PORT)]
     admin_rule += ["--ctdir", "ORIGINAL", "-j", "RETURN"]
-    _in_namespace(netns, ["iptables", "-w", "-I", "DOCKER-USER", "1", *admin_rule])
+    manager.engine.in_namespace(["iptables", "-w", "-I", "DOCKER-USER", "1", *admin_rule])
     admin_line = f"-A DOCKER-USER {' '.join(admin_rule)}"
     assert admin_line in _docker_user(manager)
 
     first = _published_ports_command(manager, [f"{worker.address}/32"])
-    _in_namespace(netns, ["/bin/sh", "-c", first["create"]])
+    manager.engine.in_namespace(["/bin/sh", "-c", first["create"]])
     applied = _docker_user(manager)
-    _in_namespace(netns, ["/bin/sh", "-c", first["create"]])
+    manager.engine.in_namespace(["/bin/sh", "-c", first["create"]])
     assert _docker_user(manager) == applied, "a second apply adds nothing"
     tagged = [line for line in applied if "wipp:" in line]
     assert len(tagged) == 4  # a DROP for each of the two ports, a RETURN for the one source on each
@@ -105,8 +97,8 @@ def test_only_allowed_sources_reach_published_ports(
 
     # A changed source list, applied as Pulumi replaces the command: new create first, then the old delete.
     second = _published_ports_command(manager, [f"{OTHER_ADDRESS}/32"])
-    _in_namespace(netns, ["/bin/sh", "-c", second["create"]])
-    _in_namespace(netns, ["/bin/sh", "-c", first["delete"]])
+    manager.engine.in_namespace(["/bin/sh", "-c", second["create"]])
+    manager.engine.in_namespace(["/bin/sh", "-c", first["delete"]])
     rules = _docker_user(manager)
     first_tag = first["create"].split("\nTAG=")[1].split("\n")[0]
     second_tag = second["create"].split("\nTAG=")[1].split("\n")[0]
@@ -118,12 +110,12 @@ def test_only_allowed_sources_reach_published_ports(
     assert not _answers(worker, worker.address, manager.address)
     assert admin_line in rules
 
-    _in_namespace(netns, ["/bin/sh", "-c", second["delete"]])
+    manager.engine.in_namespace(["/bin/sh", "-c", second["delete"]])
     after = _docker_user(manager)
     assert not [line for line in after if "wipp:" in line], json.dumps(after)
     assert admin_line in after
     assert _answers(worker, OTHER_ADDRESS, manager.address)
-    _in_namespace(netns, ["iptables", "-w", "-D", "DOCKER-USER", *admin_rule])
+    manager.engine.in_namespace(["iptables", "-w", "-D", "DOCKER-USER", *admin_rule])
 
 
 def test_no_docker_user_chain_is_a_clear_error(manager: EngineHost, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -188,10 +180,10 @@ def test_rules_come_back_after_a_restart_through_the_systemd_unit(
 
     # A restart: Docker comes back with DOCKER-USER holding none of our rules ...
     for line in applied:
-        _in_namespace(manager.engine.netns, ["iptables", "-w", "-D", *shlex.split(line)[1:]])
+        manager.engine.in_namespace(["iptables", "-w", "-D", *shlex.split(line)[1:]])
     assert _answers(worker, OTHER_ADDRESS, manager.address)
     # ... and the unit's ExecStart puts back exactly the same rules.
-    _in_namespace(manager.engine.netns, ["/bin/sh", str(copy)])
+    manager.engine.in_namespace(["/bin/sh", str(copy)])
     assert [line for line in _docker_user(manager) if "wipp:" in line] == applied
     assert not _answers(worker, OTHER_ADDRESS, manager.address)
     assert _answers(worker, worker.address, manager.address)
