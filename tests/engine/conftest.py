@@ -13,6 +13,7 @@ import standin_images
 from docker_api import run_script
 from engine_hosts import EngineHost, engine_overrides, host_from_environment
 from harness import run_program
+from pulumi_cli import PulumiHome, engine_bin
 
 VERSIONS = ("2.1.0", "2.2.0")
 
@@ -37,3 +38,9 @@ def swarm(manager: EngineHost) -> str:
 @pytest.fixture(scope="session")
 def images(manager: EngineHost, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return standin_images.build(manager.engine, tmp_path_factory.mktemp("standins"), VERSIONS, "mongo:3.4")
+
+
+@pytest.fixture(scope="session")
+def pulumi_home(tmp_path_factory: pytest.TempPathFactory) -> PulumiHome:
+    """The real engine's CLI with both plugins installed into a PULUMI_HOME of the session's own."""
+    return PulumiHome.create(engine_bin(), tmp_path_factory.mktemp("pulumi-home"))

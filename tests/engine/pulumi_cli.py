@@ -1,0 +1,254 @@
+"""The real `pulumi` CLI, with the real providers, running a copy of this project.
+
+`.ci/run` builds the engine from `../shared/engine-src` (the CLI, the Python language host and
+both resource plugins) and exports its folder as WIPP_PULUMI_BIN. Each `PulumiProject` is a
+fresh copy of the program (the files a user has, nothing from the tests) in a temp folder,
+with:
+- the plugins installed from that folder into a private PULUMI_HOME (`plugin install --file`),
+  so the engine never tries to download one;
+- state in a `file://` backend under the temp folder, secrets with the passphrase provider;
+- the `venv` that `Pulumi.yaml` names linked to the interpreter running the tests.
+Nothing here imitates the engine: every preview, up, refresh and destroy is Pulumi's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from harness import REPO
+
+PASSPHRASE = "wipp-engine-tests"  # protects only throwaway test state
+PLUGINS = {"command": "1.2.1", "docker": "5.1.0"}  # the versions build.sh makes; requirements.txt pins the same
+PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components")
+
+
+def engine_bin() -> Path:
+    """The folder with the engine's binaries; skip (fail in CI) without it."""
+    folder = os.environ.get("WIPP_PULUMI_BIN", "")
+    if not folder or not (Path(folder) / "pulumi").exists():
+        reason = (
+            "no Pulumi engine (WIPP_PULUMI_BIN unset): `bash .ci/run` builds it with "
+            "`bash ../shared/engine-src/build.sh DIR` (cold ~20 min, then cached)"
+        )
+        if os.environ.get("WIPP_REQUIRE_ENGINE") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return Path(folder)
+
+
+@dataclass(frozen=True)
+class PulumiHome:
+    """A private PULUMI_HOME with the two resource plugins installed from the local build."""
+
+    bin: Path
+    home: Path
+
+    @classmethod
+    def create(cls, bin_dir: Path, home: Path) -> PulumiHome:
+        made = cls(bin_dir, home)
+        for name, version in PLUGINS.items():
+            plugin = bin_dir / f"pulumi-resource-{name}"
+            result = made.run(["plugin", "install", "resource", name, f"v{version}", "--file", str(plugin)], cwd=home)
+            assert result.returncode == 0, result.stderr
+        return made
+
+    def env(self, backend: Path | None = None) -> dict[str, str]:
+        env = {
+            "PATH": f"{self.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(self.home),
+            "PULUMI_HOME": str(self.home),
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "NO_COLOR": "1",
+        }
+        if backend is not None:
+            env["PULUMI_BACKEND_URL"] = f"file://{backend}"
+        return env
+
+    def run(
+        self,
+        args: list[str],
+        cwd: Path,
+        backend: Path | None = None,
+        timeout: float = 900,
+        prefix: list[str] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**self.env(backend), **(extra_env or {})}
+        return subprocess.run(
+            [*(prefix or []), str(self.bin / "pulumi"), *args, "--non-interactive"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+class PulumiError(AssertionError):
+    pass
+
+
+class PulumiProject:
+    """A copy of the program with one stack, driven by the real CLI.
+
+    `prefix` runs every CLI call under a wrapper (for example inside a network namespace with
+    a private /etc), so the local commands of the program act there and nowhere else.
+    """
+
+    def __init__(self, home: PulumiHome, workdir: Path, stack: str, prefix: list[str] | None = None) -> None:
+        self.home = home
+        self.stack = stack
+        self.dir = workdir / "project"
+        self.backend = workdir / "state"
+        self.prefix = prefix
+        self.dir.mkdir(parents=True)
+        self.backend.mkdir()
+        for name in PROJECT_FILES:
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(source, self.dir / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, self.dir / name)
+        # The venv Pulumi.yaml names: the interpreter running these tests, which has requirements.txt.
+        (self.dir / "venv").symlink_to(Path(sys.prefix))
+        self.cli("stack", "init", stack, "--secrets-provider", "passphrase")
+
+    # -- configuration ----------------------------------------------------------------------
+    @property
+    def stack_file(self) -> Path:
+        return self.dir / f"Pulumi.{self.stack}.yaml"
+
+    def set_config(self, config: dict[str, Any]) -> None:
+        """Replaces the stack's `wipp:*` keys (secrets kept) with `config`, written as a user writes YAML."""
+        document = yaml.safe_load(self.stack_file.read_text()) or {}
+        kept = {k: v for k, v in (document.get("config") or {}).items() if isinstance(v, dict) and "secure" in v}
+        document["config"] = {**{f"wipp:{k}": v for k, v in config.items()}, **kept}
+        self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def set_secret(self, key: str, value: str) -> None:
+        """`pulumi config set --secret wipp:<key>`, the value on stdin as a user would pipe it."""
+        result = subprocess.run(
+            [str(self.home.bin / "pulumi"), "config", "set", "--secret", f"wipp:{key}", "--stack", self.stack],
+            input=value,
+            cwd=self.dir,
+            env=self.home.env(self.backend),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise PulumiError(result.stderr)
+
+    # -- the CLI ------------------------------------------------------------------------------
+    def cli(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        result = self.home.run(list(args), self.dir, self.backend, timeout, self.prefix)
+        if check and result.returncode != 0:
+            raise PulumiError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{_tail(result)}")
+        return result
+
+    def on_stack(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return self.cli(*args, "--stack", self.stack, check=check, timeout=timeout)
+
+    def preview(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.on_stack("preview", *args, check=check)
+
+    def up(self, *args: str, check: bool = True) -> Timed:
+        return self._timed("up", "--yes", "--skip-preview", *args, check=check)
+
+    def refresh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.on_stack("refresh", "--yes", "--skip-preview", *args, check=check)
+
+    def destroy(self, *args: str, check: bool = True) -> Timed:
+        return self._timed("destroy", "--yes", "--skip-preview", *args, check=check)
+
+    def _timed(self, verb: str, *args: str, check: bool) -> Timed:
+        events = self.dir.parent / f"events-{verb}-{time.monotonic_ns()}.jsonl"
+        started = time.monotonic()
+        result = self.on_stack(verb, *args, "--event-log", str(events), check=check)
+        return Timed(result, time.monotonic() - started, _read_events(events))
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.on_stack("stack", "output", "--json").stdout)
+
+    def export(self) -> str:
+        """The state as `pulumi stack export` writes it (secrets stay encrypted)."""
+        return self.on_stack("stack", "export").stdout
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """The stack's resources in state, by name (the last part of the URN)."""
+        deployment = json.loads(self.export())["deployment"]
+        return {r["urn"].rsplit("::", 1)[-1]: r for r in deployment.get("resources") or []}
+
+
+@dataclass(frozen=True)
+class Timed:
+    """An `up` or `destroy`: the CLI's result, its wall time and the engine's own event log."""
+
+    result: subprocess.CompletedProcess[str]
+    seconds: float
+    events: list[dict[str, Any]]
+
+    @property
+    def returncode(self) -> int:
+        return self.result.returncode
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout + self.result.stderr
+
+    def steps(self) -> dict[str, tuple[str, float, float]]:
+        """Each resource's operation with when it began and ended, in seconds since the first event."""
+        if not self.events:
+            return {}
+        start = min(e["timestamp"] for e in self.events)
+        began: dict[str, tuple[str, float]] = {}
+        steps: dict[str, tuple[str, float, float]] = {}
+        for event in self.events:
+            for kind in ("resourcePreEvent", "resOutputsEvent", "resOpFailedEvent"):
+                body = event.get(kind)
+                if not body:
+                    continue
+                metadata = body["metadata"]
+                name = metadata["urn"].rsplit("::", 1)[-1]
+                if kind == "resourcePreEvent":
+                    began[name] = (metadata["op"], event["timestamp"] - start)
+                elif name in began:
+                    op, at = began[name]
+                    steps[name] = (op, at, event["timestamp"] - start)
+        return steps
+
+    def operations(self) -> dict[str, str]:
+        """What the engine did to each resource (create, update, replace, delete, same, ...)."""
+        return {name: op for name, (op, _, _) in self.steps().items()}
+
+
+def planned_operations(preview_json: str) -> dict[str, str]:
+    """`pulumi preview --json`: each resource's planned operation, by name (the stack itself left out)."""
+    plan = json.loads(preview_json)
+    return {
+        step["urn"].rsplit("::", 1)[-1]: step["op"]
+        for step in plan.get("steps", [])
+        if not step["urn"].endswith("pulumi:pulumi:Stack::" + step["urn"].rsplit("::", 1)[-1])
+    }
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _tail(result: subprocess.CompletedProcess[str], lines: int = 60) -> str:
+    return "\n".join((result.stdout + result.stderr).splitlines()[-lines:])
