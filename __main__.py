@@ -96,6 +96,7 @@ services = WippServices(
         endpoint_mode=settings.endpoint_mode,
         converge_interval=settings.converge_interval,
         converge_timeout=settings.converge_timeout,
+        manager=settings.connection(manager),
         network_id=network.network_id,
         mount_type=storage.mount_type,
         mount_sources=storage.sources,

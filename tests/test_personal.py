@@ -22,7 +22,7 @@ def test_personal_stack_binds_the_web_ports_to_localhost_and_changes_no_firewall
     assert wipp.inputs["restart"] == "unless-stopped" and wipp.inputs["mustRun"] is True
     assert wipp.inputs["command"] == ["master", "mongodb"]
     # The order holds: master before the container, the container before exec.
-    assert deployment.named("master").urn in wipp.dependencies
+    assert deployment.named("master-running").urn in wipp.dependencies
     assert wipp.urn in deployment.named("exec").dependencies
     assert not deployment.of_type("wipp:firewall:HostFirewall")
     assert not deployment.of_type("command:remote:Command")

@@ -19,6 +19,7 @@ def test_every_script_is_shipped() -> None:
         "firewall-published-ports.sh",
         "firewall-swarm-ports.sh",
         "preflight.sh",
+        "service-running.sh",
         "shared-folders.sh",
         "swarm-init.sh",
         "swarm-join.sh",

@@ -28,9 +28,13 @@ def worker() -> EngineHost:
     return host_from_environment("worker")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def swarm(manager: EngineHost) -> str:
-    """The manager in a swarm, initialized by the program's own init command; its node ID."""
+    """The manager in a swarm, initialized by the program's own init command; its node ID.
+
+    Per test: an engine test may take the swarm down (destroy with leaveSwarmOnDestroy), and
+    init on a node already in this swarm is a no-op that prints the same ID.
+    """
     init = run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["create"]
     return run_script(init).stdout.strip()
 
