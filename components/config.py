@@ -142,8 +142,8 @@ def _address(text: str, cidr: bool = False) -> str:  # of one real host, or with
         refuse(f"the address of one host ({text} is no single host's, and swarm init refuses it)")
     for documentation, rfc in DOCUMENTATION_RANGES.items():
         if network.version == documentation.version and network.overlaps(documentation):
-            example = f"{text} is in or overlaps {documentation}, documentation addresses (RFC {rfc})"
-            refuse(f"real addresses: {example} that stand in for real ones in examples; set the hosts' real addresses")
+            example = f"{text} is in or overlaps {documentation}, documentation addresses (RFC {rfc}) that"
+            refuse(f"real addresses: {example} stand in for real ones in examples; set the real addresses of the hosts")
     return str(network) if cidr else text
 
 
@@ -198,8 +198,8 @@ Folder = Annotated[
 ]
 MountTarget = Annotated[str, _pattern("/.*"), _refused_if(lambda path: not posixpath.normpath(path).strip("/")),
                         _form("an absolute path in the container other than / (Docker mounts nothing over it)")]
-ServiceArgs = Annotated[list[str], _refused_if(_placeholders_unknown),
-                        _form(f"a list of strings with placeholders among {_PLACEHOLDERS} ('{{{{' for a literal brace)")]
+ServiceArgs = Annotated[list[str], _refused_if(_placeholders_unknown), _form(
+    f"a list of strings with placeholders among {_PLACEHOLDERS} ('{{{{' for a literal brace)")]
 HostKey = Annotated[str, _pattern(r"(?:ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}"),
                     AfterValidator(_host_key)]
 # fmt: on
