@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
 import pytest
 import yaml
 from harness import DELETE, REPO, Deployment, fake_host_key, run_program, stack_config
+
+from components.config import Settings
 
 MANAGER = {"name": "m1", "address": "10.0.0.1", "role": "manager", "local": True}
 
@@ -514,3 +517,187 @@ def test_checks_between_keys_come_with_the_keys_own_mistakes() -> None:
     ):
         assert text in message
     assert message.startswith("6 mistakes")
+
+
+# Every kind of string the stack file holds, as (key path in the error, overrides putting `text` there).
+STRING_FIELDS: list[tuple[str, Any]] = [
+    ("version", lambda text: {"version": text}),
+    ("mongoImage", lambda text: {"mongoImage": text}),
+    ("memory", lambda text: {"memory": text}),
+    ("network", lambda text: {"network": text}),
+    ("publishMode", lambda text: {"publishMode": text}),
+    ("endpointMode", lambda text: {"endpointMode": text}),
+    ("convergeInterval", lambda text: {"convergeInterval": text}),
+    ("convergeTimeout", lambda text: {"convergeTimeout": text}),
+    ("dockerHost", lambda text: {"dockerHost": text}),
+    ("bindAddress", lambda text: {"bindAddress": text}),
+    ("manageFirewall", lambda text: {"manageFirewall": text}),
+    ("webPort", lambda text: {"webPort": text}),
+    ("allowedSources[0]", lambda text: {"allowedSources": [text]}),
+    ("hosts[0].name", lambda text: {"hosts": [{**MANAGER, "name": text}]}),
+    ("hosts[0].address", lambda text: {"hosts": [{**MANAGER, "address": text}]}),
+    ("hosts[0].role", lambda text: {"hosts": [{**MANAGER, "role": text}]}),
+    ("hosts[0].sshUser", lambda text: {"hosts": [{**MANAGER, "sshUser": text}]}),
+    ("hosts[0].hostKey", lambda text: {"hosts": [{**MANAGER, "hostKey": text}]}),
+    ("storage.mode", lambda text: {"storage": {"mode": text}}),
+    ("storage.names.wippdb", lambda text: {"storage": {"mode": "volume", "names": {"wippdb": text}}}),
+    ("storage.paths.wippdb", lambda text: {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "wippdb": text}}}),
+    ("serviceArgs.exec[1]", lambda text: {"serviceArgs": {"exec": ["-e", text]}}),
+    ("mountTargets.wippdb", lambda text: {"mountTargets": {"wippdb": text}}),
+]
+# A value of each field's form, so the control character is the only thing wrong.
+GOOD_TEXT = {
+    "version": "2.2.0", "mongoImage": "mongo:3.4", "memory": "4G", "network": "wippnet", "publishMode": "ingress",
+    "endpointMode": "vip", "convergeInterval": "1s", "convergeTimeout": "20m", "dockerHost": "unix:///run/d.sock",
+    "bindAddress": "127.0.0.1", "manageFirewall": "true", "webPort": "18080", "allowedSources[0]": "10.0.0.0/24",
+    "hosts[0].name": "m1", "hosts[0].address": "10.0.0.1", "hosts[0].role": "manager", "hosts[0].sshUser": "ubuntu",
+    "hosts[0].hostKey": fake_host_key("10.0.0.1"), "storage.mode": "volume", "storage.names.wippdb": "wippdbvolume",
+    "storage.paths.wippdb": "/srv/w/db", "serviceArgs.exec[1]": "{master}", "mountTargets.wippdb": "/data/db",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("control", ["\n", "\r", "\t", "\x00", "\x1b", "\u2028"], ids=repr)
+@pytest.mark.parametrize("path, overrides", STRING_FIELDS, ids=[path for path, _ in STRING_FIELDS])
+def test_no_string_takes_a_trailing_newline_or_any_control_character(path: str, overrides: Any, control: str) -> None:
+    good = GOOD_TEXT[path]
+    run_program("single", overrides(good))  # the same value without the control character is accepted
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", overrides(good + control))
+    message = str(error.value)
+    assert f"wipp:{path} = {good + control!r} is invalid: expected " in message
+    assert f"(no control character such as {control!r})" in message
+
+
+DOCUMENTATION_ADDRESSES = "documentation addresses (RFC 5737)"
+# (test id, stack, overrides, text the error must contain): the checks between keys and Docker's own rules.
+REFUSED_BY_DOCKER_OR_ANOTHER_KEY: list[tuple[str, str, dict[str, Any], list[str]]] = [
+    *[
+        (f"host-address-{address}", "multi", {"hosts": [{"name": "m", "address": address, "role": "manager"}]},
+         [f"wipp:hosts[0].address = '{address}'", DOCUMENTATION_ADDRESSES, "set the real addresses of the hosts"])
+        for address in ("192.0.2.10", "198.51.100.7", "203.0.113.254")
+    ],
+    *[
+        (f"allowed-source-{cidr}", "single", {"allowedSources": ["10.0.0.0/8", cidr]},
+         [f"wipp:allowedSources[1] = '{cidr}'", f"overlaps {overlapped}", "set the real addresses of the hosts"])
+        for cidr, overlapped in (("192.0.2.128/25", "192.0.2.0/24"), ("198.51.0.0/16", "198.51.100.0/24"),
+                                 ("203.0.113.9/32", "203.0.113.0/24"))
+    ],
+    ("bind-address-documentation", "personal", {"bindAddress": "192.0.2.1"},
+     ["wipp:bindAddress = '192.0.2.1'", DOCUMENTATION_ADDRESSES]),
+    *[
+        (f"host-address-{address}", "single", {"hosts": [{**MANAGER, "address": address}]},
+         [f"wipp:hosts[0].address = '{address}'", "the address of one host", "swarm init refuses it"])
+        for address in ("0.0.0.0", "224.0.0.1", "255.255.255.255")
+    ],
+    *[
+        (f"network-reserved-{name}", "single", {"network": name},
+         [f"wipp:network = '{name}'", f"Docker keeps '{name}' for itself"])
+        for name in ("bridge", "host", "none", "default", "ingress", "docker_gwbridge")
+    ],
+    *[
+        (f"network-swarm-refuses-{index}", "single", {"network": name},
+         [f"wipp:network = '{name}'", "a swarm network name: up to 63 letters and digits"])
+        for index, name in enumerate(["wipp.net", "wippnet-", "_wippnet", "w" * 64])
+    ],
+    *[
+        (f"volume-name-{index}", "single", {"storage": {"mode": "volume", "names": {"pegasusdb": name}}},
+         [f"wipp:storage.names.pegasusdb = '{name}'", "a Docker volume name: 2 to 255"])
+        for index, name in enumerate(["v", "-vol", "vol/x", "v" * 256])
+    ],
+    *[
+        (f"memory-below-docker-{size}", "single", {"memory": size},
+         [f"wipp:memory = '{size}'", "a size from 6m, the least memory Docker gives a container"])
+        for size in ("5m", "6143k", "64K", "8589934592G")
+    ],
+    *[
+        (f"web-port-{port}", "single", {"webPort": port}, ["wipp:webPort", "a TCP port number from 1 to 65535"])
+        for port in ("08080", True, "true", 8080.0, " 8080", "+8080")
+    ],
+    *[
+        (f"flag-{flag}", "single", {"strictPreflight": flag}, ["wipp:strictPreflight", "true or false"])
+        for flag in ("yes", "1", "on", 1)
+    ],
+    ("published-port-is-ssh", "multi", {"webPort": 22},
+     ["wipp:webPort = 22", "a port other than wipp-manager's SSH port (22)", "takes SSH from the host"]),
+    ("dashboard-port-is-a-workers-ssh", "multi",
+     {"hosts": [{"name": "m", "address": "10.0.0.1", "role": "manager"},
+                {"name": "w", "address": "10.0.0.2", "role": "worker", "sshPort": 2222}], "dashboardPort": 2222},
+     ["wipp:dashboardPort = 2222", "a port other than w's SSH port (2222)"]),
+    ("dashboard-port-is-swarm-gossip", "single", {"dashboardPort": 7946},
+     ["wipp:dashboardPort = 7946", "a port not used by Docker Swarm (7946 is swarm gossip)"]),
+    ("web-port-is-vxlan", "single", {"webPort": 4789}, ["wipp:webPort = 4789", "4789 is overlay VXLAN"]),
+    ("duplicate-dns-name-any-case", "multi",
+     {"hosts": [{"name": "m", "address": "m.lab.example", "role": "manager"},
+                {"name": "w", "address": "M.Lab.Example", "role": "worker"}]},
+     ["wipp:hosts[1].address = 'M.Lab.Example'", "a unique address per host"]),
+    ("names-with-bind", "multi", {"storage": {"mode": "bind", "paths": BIND_PATHS, "names": {"wippdb": "db"}}},
+     ["wipp:storage.names", "no names with mode: bind"]),
+    ("paths-with-volume", "single", {"storage": {"mode": "volume", "paths": BIND_PATHS}},
+     ["wipp:storage.paths", "no folders with mode: volume"]),
+    ("mount-targets-same-in-one-service", "single", {"mountTargets": {"pegasusdb": "/data/WIPP"}},
+     ["wipp:mountTargets.pegasusdb = '/data/WIPP'", "a target no other mount of the service has"]),
+    *[
+        (f"mount-target-root-{index}", "single", {"mountTargets": {"wippdb": target}},
+         [f"wipp:mountTargets.wippdb = '{target}'", "an absolute path in the container other than /"])
+        for index, target in enumerate(["/", "//", "/."])
+    ],
+    ("container-ports-equal", "single", {"containerPorts": {"web": 5005}},
+     ["wipp:containerPorts.dashboard = 5005", "its own port (5005 repeats)"]),
+    ("converge-timeout-not-longer", "single", {"convergeInterval": "30s", "convergeTimeout": "30s"},
+     ["wipp:convergeTimeout = '30s'", "longer than wipp:convergeInterval (30s)"]),
+    ("converge-timeout-past-go", "single", {"convergeTimeout": "2562048h"},  # Go's durations: int64 nanoseconds
+     ["wipp:convergeTimeout = '2562048h'", "a positive duration of whole numbers"]),
+    ("image-uppercase-repository", "single", {"mongoImage": "library/Mongo:3.4"},
+     ["wipp:mongoImage = 'library/Mongo:3.4'", "image reference"]),
+    ("image-name-too-long", "single", {"mongoImage": "a" * 256 + ":3.4"}, ["wipp:mongoImage", "image reference"]),
+    ("version-too-long", "single", {"version": "v" * 129}, ["wipp:version", "up to 128"]),
+    ("host-name-too-long", "single", {"hosts": [{**MANAGER, "name": "h" * 64}]}, ["wipp:hosts[0].name", "a name of"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "stack, overrides, expected",
+    [
+        pytest.param(stack, ov, expected, id=test_id)
+        for test_id, stack, ov, expected in REFUSED_BY_DOCKER_OR_ANOTHER_KEY
+    ],
+)
+def test_what_docker_or_another_key_refuses_is_refused_at_preview(
+    stack: str, overrides: dict[str, Any], expected: list[str]
+) -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program(stack, overrides)
+    for text in expected:
+        assert text in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"mongoImage": "registry.example.com:5000/team/mongo:3.4"},
+        {"mongoImage": "Registry.Example.com/mongo__db/mongo--x@sha256:" + "a" * 64},
+        {"network": "wipp_net-2"},
+        {"storage": {"mode": "volume", "names": {"wippdb": "db"}}},
+        {"webPort": 8443, "publishMode": "host", "endpointMode": "dnsrr"},
+        {"hosts": [{**MANAGER, "address": "manager.lab.example"}]},
+    ],
+)
+def test_values_docker_takes_are_accepted(overrides: dict[str, Any]) -> None:
+    assert run_program("single", overrides).resources
+
+
+def test_a_missing_host_key_does_not_hide_the_checks_that_read_the_hosts() -> None:
+    hosts = [MANAGER, {"name": "w1", "address": "10.0.0.9", "role": "worker"}]
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", {"hosts": hosts, "bindAddress": "127.0.0.1"}, fill_host_keys=False)
+    message = str(error.value)
+    assert "wipp:hosts[1].hostKey is missing" in message and "ssh-keyscan -t ed25519 -p 22 10.0.0.9" in message
+    assert "wipp:sshPrivateKey is missing" in message and "reached over SSH" in message
+    assert "wipp:storage = " in message and "bind with shared folders" in message
+    assert "wipp:bindAddress = '127.0.0.1'" in message and "one address binds the ports on one machine" in message
+
+
+def test_every_key_of_the_model_is_in_the_readme_configuration_reference() -> None:
+    reference = (REPO / "README.md").read_text().split("## Configuration reference")[1].split("\n## ")[0]
+    documented = set(re.findall(r"^\| `([A-Za-z]+)` \|", reference, re.MULTILINE))
+    assert documented == {field.alias for field in Settings.model_fields.values()}
