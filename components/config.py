@@ -284,7 +284,8 @@ def _hosts_together(hosts: list[Host]) -> list[Host]:
     if not any(h.is_manager for h in hosts):
         mistakes.append(Mistake((), list(names.values()), "at least one host with role: manager"))
     local = [i for i, h in enumerate(hosts) if h.local]
-    mistakes += [Mistake((i, "local"), True, f"at most one host with local: true ({local[0]} is)") for i in local[1:]]
+    only_one = f"at most one host with local: true (hosts[{local[0]}] is)" if local else ""
+    mistakes += [Mistake((i, "local"), True, only_one) for i in local[1:]]
     loopback = [i for i, a in addresses.items() if len(hosts) > 1 and (a == "localhost" or a.startswith("127."))]
     reachable = "an address the other hosts can reach ({} is each machine's own loopback)"
     report(*mistakes, *[Mistake((i, "address"), addresses[i], reachable.format(addresses[i])) for i in loopback])
