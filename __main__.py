@@ -89,8 +89,8 @@ services = WippServices(
     WippServicesArgs(
         images=settings.images,
         arguments={service: settings.resolved_args(service) for service in SERVICE_NAMES},
-        mount_targets=settings.mount_targets,
-        container_ports=settings.container_ports,
+        mount_targets=dict(settings.mount_targets),
+        container_ports=dict(settings.container_ports),
         published_ports={"web": settings.web_port, "dashboard": settings.dashboard_port},
         publish_mode=settings.publish_mode,
         endpoint_mode=settings.endpoint_mode,

@@ -23,6 +23,10 @@ from pulumi.runtime.settings import get_root_resource
 REPO = Path(__file__).resolve().parents[1]
 FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-test-key\n-----END OPENSSH PRIVATE KEY-----"
 DELETE = object()  # an override value that removes the key
+# Pulumi.multi.yaml ships documentation addresses (192.0.2.0/24), which preview refuses on purpose;
+# the tests run the multi stack as an administrator would, with the hosts' real addresses set.
+MULTI_REAL_ADDRESSES = {"192.0.2.10": "10.20.0.10", "192.0.2.11": "10.20.0.11", "192.0.2.12": "10.20.0.12",
+                        "192.0.2.0/24": "10.20.0.0/24"}  # fmt: skip
 
 
 def fake_host_key(address: str) -> str:
@@ -58,6 +62,8 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None, fill_host_
     config.update(yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"])
     if stack == "multi":
         config["wipp:sshPrivateKey"] = FAKE_SSH_KEY
+        config["wipp:hosts"] = [{**h, "address": MULTI_REAL_ADDRESSES[h["address"]]} for h in config["wipp:hosts"]]
+        config["wipp:allowedSources"] = [MULTI_REAL_ADDRESSES[s] for s in config["wipp:allowedSources"]]
     for key, value in (overrides or {}).items():
         if value is DELETE:
             config.pop(f"wipp:{key}", None)

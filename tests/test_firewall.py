@@ -40,18 +40,18 @@ def test_swarm_ports_are_limited_to_cluster_hosts_even_without_allowed_sources()
     assert _variable(manager, "PORTS") == "2377/tcp 7946/tcp 7946/udp 4789/udp"
     assert _variable(worker, "PORTS") == "7946/tcp 7946/udp 4789/udp"
     for script in (manager, worker):
-        assert _variable(script, "SOURCES") == "192.0.2.10 192.0.2.11 192.0.2.12"
+        assert _variable(script, "SOURCES") == "10.20.0.10 10.20.0.11 10.20.0.12"
     assert deployment.named("firewall-wipp-worker-2-swarm-ports").type == "command:remote:Command"
 
 
 def test_allowed_sources_reach_swarm_ports_and_limit_published_ports_on_every_ingress_host() -> None:
-    deployment = run_program("multi", {"allowedSources": ["192.0.2.0/24", "198.51.100.0/24"], "webPort": 8443})
+    deployment = run_program("multi", {"allowedSources": ["10.20.0.0/24", "172.16.100.0/24"], "webPort": 8443})
     swarm = deployment.named("firewall-wipp-worker-1-swarm-ports").inputs["create"]
-    assert _variable(swarm, "SOURCES") == "192.0.2.10 192.0.2.11 192.0.2.12 192.0.2.0/24 198.51.100.0/24"
+    assert _variable(swarm, "SOURCES") == "10.20.0.10 10.20.0.11 10.20.0.12 10.20.0.0/24 172.16.100.0/24"
     for host in ("wipp-manager", "wipp-worker-1", "wipp-worker-2"):  # the routing mesh answers on every node
         published = deployment.named(f"firewall-{host}-published-ports").inputs["create"]
         assert _variable(published, "PORTS") == "8443 15005"
-        assert _variable(published, "SOURCES") == "192.0.2.0/24 198.51.100.0/24"
+        assert _variable(published, "SOURCES") == "10.20.0.0/24 172.16.100.0/24"
         assert "DOCKER-USER" in published and "--ctorigdstport" in published
 
 

@@ -44,8 +44,8 @@ def test_every_address_is_a_swarm_service_again() -> None:
         (
             {
                 "hosts": [
-                    {"name": "a", "address": "192.0.2.1", "role": "manager", "local": True},
-                    {"name": "b", "address": "192.0.2.2", "role": "worker", "sshUser": "u"},
+                    {"name": "a", "address": "10.20.0.1", "role": "manager", "local": True},
+                    {"name": "b", "address": "10.20.0.2", "role": "worker", "sshUser": "u"},
                 ],
                 "storage": {
                     "mode": "bind",

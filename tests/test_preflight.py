@@ -36,7 +36,7 @@ def test_what_each_host_is_checked_for() -> None:
     worker = deployment.named("preflight-wipp-worker-1").inputs["create"]
     assert _variable(manager, "POSITION") == "first-manager" and _variable(worker, "POSITION") == "joining"
     assert _variable(manager, "PORTS") == "18080 15005" and _variable(worker, "PORTS") == ""  # host mode
-    assert _variable(worker, "MANAGER_ADDR") == "192.0.2.10"
+    assert _variable(worker, "MANAGER_ADDR") == "10.20.0.10"
     assert _variable(worker, "MIN_MEMORY_MB") == str(int(8 * 1024 * 0.9))  # NIST: 8 GB per host
     assert _variable(worker, "MIN_DISK_GB") == "50" and _variable(worker, "STRICT") == "true"
     assert _variable(worker, "NEED_UFW") == "true"

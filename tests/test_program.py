@@ -15,7 +15,7 @@ from components import firewall, network, services, storage, swarm
 @pytest.mark.parametrize("stack", ["single", "multi"])
 def test_outputs(stack: str) -> None:
     deployment = run_program(stack)
-    address = "127.0.0.1" if stack == "single" else "192.0.2.10"
+    address = "127.0.0.1" if stack == "single" else "10.20.0.10"
     assert deployment.outputs["webUrl"] == f"http://{address}:18080"
     assert deployment.outputs["dashboardUrl"] == f"https://{address}:15005"
     assert deployment.outputs["managerAddress"] == address

@@ -162,7 +162,7 @@ def test_failed_updates_roll_back_and_no_memory_limits_are_invented() -> None:
 def test_services_use_the_manager_docker_provider() -> None:
     deployment = run_program("multi")
     provider = deployment.named("swarm-manager")
-    assert provider.inputs["host"] == "ssh://ubuntu@192.0.2.10:22"
+    assert provider.inputs["host"] == "ssh://ubuntu@10.20.0.10:22"
     for service in ORDER:
         assert deployment.named(service).provider.startswith(provider.urn + "::")
     assert run_program("single").named("swarm-manager").inputs["host"] == "unix:///var/run/docker.sock"

@@ -37,7 +37,7 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
     deployment = run_program("multi")
     assert not deployment.of_type("docker:index/volume:Volume")
     prepare = deployment.named("storage-folders-wipp-manager")
-    assert prepare.inputs["connection"]["host"] == "192.0.2.10"
+    assert prepare.inputs["connection"]["host"] == "10.20.0.10"
     folders = re.search(r"^FOLDERS='(.*?)'$", prepare.inputs["create"], re.M | re.S)
     assert folders and folders.group(1).split("\n") == [
         "/mnt/wipp-shared/wippdbvolume",

@@ -16,9 +16,9 @@ def test_init_runs_on_the_first_manager_with_its_address() -> None:
     deployment = run_program("multi")
     init = deployment.named("swarm-init-wipp-manager")
     assert init.type == "command:remote:Command"
-    assert init.inputs["connection"]["host"] == "192.0.2.10"
+    assert init.inputs["connection"]["host"] == "10.20.0.10"
     assert init.inputs["connection"]["user"] == "ubuntu"
-    assert "ADVERTISE_ADDR=192.0.2.10\n" in init.inputs["create"]
+    assert "ADVERTISE_ADDR=10.20.0.10\n" in init.inputs["create"]
     assert 'docker swarm init --advertise-addr "$addr" --listen-addr "$addr"' in init.inputs["create"]
     assert init.delete_before_replace
     # The join command that init prints carries the token: it must not reach the log.
@@ -38,8 +38,8 @@ def test_tokens_are_read_only_for_roles_that_join() -> None:
     single = run_program("single")
     assert [r.name for r in single.resources if r.name.endswith("-token")] == []
     hosts = [
-        {"name": "m1", "address": "192.0.2.1", "role": "manager"},
-        {"name": "m2", "address": "192.0.2.2", "role": "manager"},
+        {"name": "m1", "address": "10.20.0.1", "role": "manager"},
+        {"name": "m2", "address": "10.20.0.2", "role": "manager"},
     ]
     managers_only = run_program("multi", {"hosts": hosts})
     assert [r.name for r in managers_only.resources if r.name.endswith("-token")] == ["swarm-manager-token"]
@@ -47,9 +47,9 @@ def test_tokens_are_read_only_for_roles_that_join() -> None:
 
 def test_tokens_are_secret_and_never_logged() -> None:
     hosts = [
-        {"name": "m1", "address": "192.0.2.1", "role": "manager"},
-        {"name": "m2", "address": "192.0.2.2", "role": "manager"},
-        {"name": "w1", "address": "192.0.2.3", "role": "worker"},
+        {"name": "m1", "address": "10.20.0.1", "role": "manager"},
+        {"name": "m2", "address": "10.20.0.2", "role": "manager"},
+        {"name": "w1", "address": "10.20.0.3", "role": "worker"},
     ]
     deployment = run_program("multi", {"hosts": hosts})
     for role in ("worker", "manager"):
@@ -63,13 +63,13 @@ def test_tokens_are_secret_and_never_logged() -> None:
 
 def test_workers_join_with_the_worker_token_on_stdin_as_a_secret() -> None:
     deployment = run_program("multi")
-    for worker, address in (("wipp-worker-1", "192.0.2.11"), ("wipp-worker-2", "192.0.2.12")):
+    for worker, address in (("wipp-worker-1", "10.20.0.11"), ("wipp-worker-2", "10.20.0.12")):
         join = deployment.named(f"swarm-join-{worker}")
         assert join.inputs["connection"]["host"] == address
         assert join.inputs["stdin"] == "SWMTKN-1-test-worker-token"
         assert {"stdin", "connection"} <= join.secret_inputs()
         assert "SWMTKN" not in join.inputs["create"]
-        assert "ROLE=worker\nMANAGER_ADDR=192.0.2.10\n" in join.inputs["create"]
+        assert "ROLE=worker\nMANAGER_ADDR=10.20.0.10\n" in join.inputs["create"]
         assert join.delete_before_replace
         # Joins wait for the token and for the firewalls of both ends.
         firewalls = ("firewall-wipp-manager-swarm-ports", f"firewall-{worker}-swarm-ports")
@@ -78,9 +78,9 @@ def test_workers_join_with_the_worker_token_on_stdin_as_a_secret() -> None:
 
 def test_extra_managers_join_as_managers() -> None:
     hosts = [
-        {"name": "m1", "address": "192.0.2.1", "role": "manager"},
-        {"name": "m2", "address": "192.0.2.2", "role": "manager"},
-        {"name": "w1", "address": "192.0.2.3", "role": "worker"},
+        {"name": "m1", "address": "10.20.0.1", "role": "manager"},
+        {"name": "m2", "address": "10.20.0.2", "role": "manager"},
+        {"name": "w1", "address": "10.20.0.3", "role": "worker"},
     ]
     deployment = run_program("multi", {"hosts": hosts})
     assert [r.name for r in deployment.resources if r.name.startswith("swarm-init-")] == ["swarm-init-m1"]
@@ -91,7 +91,7 @@ def test_extra_managers_join_as_managers() -> None:
     assert "ROLE=manager\n" in m2.inputs["delete"] and "--force" not in m2.inputs["delete"].split("first-manager)")[0]
     assert "ROLE=worker\n" in deployment.named("swarm-join-w1").inputs["delete"]
     first = deployment.named("swarm-init-m1").inputs["delete"]
-    assert "ROLE=first-manager\nDEPARTED='192.0.2.2 192.0.2.3'\n" in first
+    assert "ROLE=first-manager\nDEPARTED='10.20.0.2 10.20.0.3'\n" in first
 
 
 def test_destroy_keeps_the_swarm_unless_asked() -> None:
@@ -116,7 +116,7 @@ def test_local_scripts_use_the_configured_docker_host() -> None:
     deployment = run_program("single", {"dockerHost": "unix:///tmp/test/docker.sock"})
     init = deployment.named("swarm-init-wipp-host").inputs["create"]
     assert "export DOCKER_HOST=unix:///tmp/test/docker.sock\n" in init
-    remote = run_program("multi", {"dockerHost": "tcp://192.0.2.10:2376"}).named("swarm-join-wipp-worker-1")
+    remote = run_program("multi", {"dockerHost": "tcp://10.20.0.10:2376"}).named("swarm-join-wipp-worker-1")
     assert "DOCKER_HOST" not in remote.inputs["create"]
 
 
@@ -137,14 +137,14 @@ def _ssh_opts(provider: Registered) -> list[str]:
 
 def test_the_docker_provider_accepts_only_the_managers_key() -> None:
     provider = run_program("multi").named("swarm-manager")
-    assert provider.inputs["host"] == "ssh://ubuntu@192.0.2.10:22"
+    assert provider.inputs["host"] == "ssh://ubuntu@10.20.0.10:22"
     options = _ssh_opts(provider)
     assert options[options.index("StrictHostKeyChecking=yes") - 1] == "-o"
     assert "UserKnownHostsFile=/dev/null" in options and "GlobalKnownHostsFile=/dev/null" in options
-    assert f"KnownHostsCommand=/bin/echo 192.0.2.10 {fake_host_key('192.0.2.10')}" in options
+    assert f"KnownHostsCommand=/bin/echo 10.20.0.10 {fake_host_key('10.20.0.10')}" in options
     on_port = run_program(
-        "multi", {"hosts": [{"name": "m", "address": "192.0.2.10", "role": "manager", "sshPort": 2222}]}
+        "multi", {"hosts": [{"name": "m", "address": "10.20.0.10", "role": "manager", "sshPort": 2222}]}
     ).named("swarm-manager")
-    assert f"KnownHostsCommand=/bin/echo [192.0.2.10]:2222 {fake_host_key('192.0.2.10')}" in _ssh_opts(on_port)
+    assert f"KnownHostsCommand=/bin/echo [10.20.0.10]:2222 {fake_host_key('10.20.0.10')}" in _ssh_opts(on_port)
     local = run_program("single").named("swarm-manager")
     assert _ssh_opts(local) == []

@@ -67,8 +67,8 @@ def _added(run: RunInNamespace) -> list[str]:
 
 def _swarm_command(overrides: dict[str, object], host: str = "m") -> dict[str, str]:
     hosts = [
-        {"name": "m", "address": "192.0.2.10", "role": "manager"},
-        {"name": "w", "address": "198.51.100.7", "role": "worker"},
+        {"name": "m", "address": "10.20.0.10", "role": "manager"},
+        {"name": "w", "address": "172.16.100.7", "role": "worker"},
     ]
     return run_program("multi", {"hosts": hosts, **overrides}).named(f"firewall-{host}-swarm-ports").inputs
 
@@ -88,7 +88,7 @@ def test_swarm_ports_limited_to_the_cluster_and_removed_without_the_administrato
     firewall_namespace: RunInNamespace,
 ) -> None:
     run = firewall_namespace
-    admin_rule = "allow from 198.51.100.7 to any port 7946 proto tcp"  # identical to one of ours, untagged
+    admin_rule = "allow from 172.16.100.7 to any port 7946 proto tcp"  # identical to one of ours, untagged
     run(f"ufw {admin_rule}")
     command = _swarm_command({"allowedSources": []})
     tag = _tag(command["create"])
@@ -99,7 +99,7 @@ def test_swarm_ports_limited_to_the_cluster_and_removed_without_the_administrato
     ours = sorted(line.removesuffix(f" comment '{tag}'") for line in first if line.endswith(f"'{tag}'"))
     expected = [f"allow from {source} to any port {port} proto {proto}" for port, proto in
                 (("2377", "tcp"), ("7946", "tcp"), ("7946", "udp"), ("4789", "udp"))
-                for source in ("192.0.2.10", "198.51.100.7")]  # fmt: skip
+                for source in ("10.20.0.10", "172.16.100.7")]  # fmt: skip
     expected.remove(admin_rule)  # left to the administrator, not taken over
     expected += ["deny 2377/tcp", "deny 7946/tcp", "deny 7946/udp", "deny 4789/udp"]
     assert ours == sorted(expected)
@@ -115,8 +115,8 @@ def test_swarm_ports_limited_to_the_cluster_and_removed_without_the_administrato
 
 def test_changed_sources_replace_the_rules_create_before_delete(firewall_namespace: RunInNamespace) -> None:
     run = firewall_namespace
-    old = _swarm_command({"allowedSources": ["203.0.113.0/24"]}, host="w")
-    new = _swarm_command({"allowedSources": ["203.0.113.0/24", "192.0.2.128/25"]}, host="w")
+    old = _swarm_command({"allowedSources": ["172.16.113.0/24"]}, host="w")
+    new = _swarm_command({"allowedSources": ["172.16.113.0/24", "10.20.0.128/25"]}, host="w")
     old_tag, new_tag = _tag(old["create"]), _tag(new["create"])
     assert old_tag != new_tag
     run(old["create"])
@@ -124,7 +124,7 @@ def test_changed_sources_replace_the_rules_create_before_delete(firewall_namespa
     run(old["delete"])  # ... then the old one deleted
     rules = _added(run)
     assert rules and all(line.endswith(f" comment '{new_tag}'") for line in rules)
-    sources = {"192.0.2.10", "198.51.100.7", "203.0.113.0/24", "192.0.2.128/25"}
+    sources = {"10.20.0.10", "172.16.100.7", "172.16.113.0/24", "10.20.0.128/25"}
     allowed = {line.split()[2] for line in rules if line.startswith("allow from")}
     assert allowed == sources
     assert len(rules) == 3 * len(sources) + 3  # a worker: 7946/tcp, 7946/udp, 4789/udp

@@ -41,8 +41,8 @@ def test_token_commands_print_one_token_and_nothing_else(manager: EngineHost, sw
     # Tokens are read only for roles some host joins as: a second manager and a worker (never run here).
     hosts = [
         {"name": "wipp-host", "address": manager.address, "role": "manager", "local": True},
-        {"name": "second-manager", "address": "192.0.2.20", "role": "manager"},
-        {"name": "a-worker", "address": "192.0.2.21", "role": "worker"},
+        {"name": "second-manager", "address": "10.20.0.20", "role": "manager"},
+        {"name": "a-worker", "address": "10.20.0.21", "role": "worker"},
     ]
     deployment = run_program("multi", {"hosts": hosts, "dockerHost": manager.engine.docker_host})
     tokens = {}
