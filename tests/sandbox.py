@@ -49,6 +49,20 @@ def docker_group_id(socket_path: str | None = None) -> int:
     return 64102
 
 
+def engine_sockets(sockets: dict[str, str]) -> tuple[dict[str, str], int]:
+    """Binds for the engines' sockets (name -> unix://path) at /run/docker-<name>.sock in a sandbox,
+    and the group they belong to, which the sandbox's user joins as its docker group."""
+    paths = {name: socket.removeprefix("unix://") for name, socket in sockets.items()}
+    groups = {os.stat(path).st_gid for path in paths.values()}
+    assert len(groups) == 1 and 0 not in groups, f"the engines' sockets are not owned by one docker group: {groups}"
+    return {f"/run/docker-{name}.sock": path for name, path in paths.items()}, groups.pop()
+
+
+def docker_host(name: str) -> dict[str, str]:
+    """The environment that points a script in the sandbox at the engine bound as `name`."""
+    return {"DOCKER_HOST": f"unix:///run/docker-{name}.sock"}
+
+
 class Sandbox:
     """`with Sandbox(tmp_path) as box: box.run(script, user=USER)`; see the module's doc."""
 
