@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 API = "/v1.41"  # Debian's docker.io 20.10 speaks 1.41
@@ -105,6 +106,21 @@ class Engine:
             [sys.executable, "-c", fetch, address, str(port), path, source or ""], check=False, timeout=10
         )
         return result.stdout if result.returncode == 0 else None
+
+
+@contextmanager
+def listener(engine: Engine, port: int, seconds: float = 120) -> Iterator[None]:
+    """Somebody else's program (python) listening on `port` in the engine's network namespace."""
+    serve = f"import socket, time; s = socket.socket(); s.bind(('0.0.0.0', {port})); s.listen(); time.sleep({seconds})"
+    prefix = ["nsenter", f"--net={engine.netns}"] if engine.netns else []
+    process = subprocess.Popen([*prefix, sys.executable, "-c", serve])
+    try:
+        listening = ["ss", "-Hltn", f"sport = :{port}"]
+        wait_until(lambda: engine.in_namespace(listening).stdout, timeout=10, interval=0.1, what=f"listener on {port}")
+        yield
+    finally:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def machine_iptables() -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
-from docker_api import wait_until
+from docker_api import listener
 from engine_hosts import EngineHost
 from harness import run_program, script_variables
 from program_commands import single_stack_command
@@ -76,17 +75,8 @@ def test_below_nists_figures_is_a_warning_or_with_strict_a_stop(manager: EngineH
 @pytest.fixture
 def port_taken(manager: EngineHost) -> Iterator[None]:
     """A listener of somebody else's on the web port, in the manager's namespace."""
-    assert manager.engine.netns
-    listener = subprocess.Popen(
-        ["nsenter", f"--net={manager.engine.netns}", sys.executable, "-c",
-         f"import socket, time; s = socket.socket(); s.bind(('0.0.0.0', {WEB})); s.listen(); time.sleep(120)"],
-    )  # fmt: skip
-    try:
-        wait_until(lambda: f":{WEB} " in _run(manager, "ss -Hltn").stdout, timeout=10, interval=0.1, what="listener up")
+    with listener(manager.engine, WEB):
         yield
-    finally:
-        listener.kill()
-        listener.wait(timeout=10)
 
 
 def test_a_published_port_taken_by_something_else_stops_it(manager: EngineHost, swarm: str, port_taken: None) -> None:
@@ -98,6 +88,8 @@ def test_a_published_port_taken_by_something_else_stops_it(manager: EngineHost, 
 
 @pytest.fixture
 def worker_in_another_swarm(worker: EngineHost) -> Iterator[EngineHost]:
+    if worker.engine.request("GET", "/info")["Swarm"]["LocalNodeState"] != "inactive":
+        worker.engine.cli("swarm", "leave", "--force")  # whatever ran before: start from no swarm
     worker.engine.cli("swarm", "init", "--advertise-addr", worker.address)
     try:
         yield worker

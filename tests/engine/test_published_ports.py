@@ -67,7 +67,8 @@ def published_service(manager: EngineHost, worker: EngineHost, swarm: str, image
     root_before = machine_iptables()
     link = worker.engine.in_namespace(["ip", "-o", "-4", "addr", "show"]).stdout
     device = next(line.split()[1] for line in link.splitlines() if f" {worker.address}/" in line)
-    worker.engine.in_namespace(["ip", "addr", "add", f"{OTHER_ADDRESS}/24", "dev", device])
+    worker.engine.in_namespace(["ip", "addr", "replace", f"{OTHER_ADDRESS}/24", "dev", device])
+    manager.engine.cli("service", "rm", SERVICE, check=False)  # one an interrupted run left
     manager.engine.cli(
         "service", "create", "--detach", "--name", SERVICE,
         "--publish", f"mode=host,published={PORT},target=8080",

@@ -10,13 +10,11 @@ script in test_scripts.py.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docker_api import wait_until
+from docker_api import listener
 from engine_hosts import EngineHost
 from harness import Deployment, run_program
 from sandbox import USER, Sandbox, docker_host, engine_sockets, readme_sudo_commands
@@ -97,16 +95,6 @@ def test_preflight_runs_as_a_docker_group_user(manager: EngineHost, swarm: str, 
     assert found["docker"] == manager.engine.request("GET", "/version")["Version"] and found["swarm"] == "this"
 
     # Somebody else's listener on the web port stops it, whatever this user may see of it.
-    assert manager.engine.netns
-    listener = subprocess.Popen(
-        ["nsenter", f"--net={manager.engine.netns}", sys.executable, "-c",
-         f"import socket, time; s = socket.socket(); s.bind(('0.0.0.0', {WEB})); s.listen(); time.sleep(60)"],
-    )  # fmt: skip
-    try:
-        listening = f"ss -Hltn 'sport = :{WEB}'"
-        wait_until(lambda: manager.engine.in_namespace(["sh", "-c", listening]).stdout, 10, 0.1, "listener up")
+    with listener(manager.engine, WEB):
         taken = user_box.run(check, user=USER, env=docker_host("manager"))
-    finally:
-        listener.kill()
-        listener.wait(timeout=10)
     assert taken.returncode == 1 and f"preflight: manager: port {WEB} is taken" in taken.stderr, taken.stderr
