@@ -176,6 +176,12 @@ def test_the_sandbox_refuses_to_start_unless_the_folders_are_its_own(tmp_path: P
         assert made.stdout == "sandbox\n" and not Path("/etc/wipp-sandbox-check").exists()
 
 
+def test_shared_folders_refuses_a_relative_path(box: Sandbox) -> None:
+    result = box.run(f"cd {SHARED} && {{ {_folders('create', ['relative/db'])}\n}}")
+    assert result.returncode != 0 and "not an absolute path" in result.stderr
+    assert box.run(f"ls -A {SHARED}").stdout == ""
+
+
 @pytest.mark.parametrize("user", ["root", USER])
 def test_shared_folders_create_check_keep_and_delete_what_it_made(box: Sandbox, user: str) -> None:
     paths = [f"{SHARED}/db", f"{SHARED}/data"]
