@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from harness import DELETE, REPO, Deployment, fake_host_key, run_program, stack_config
+from harness import DELETE, REPO, Deployment, fake_host_key, run_program, script_variables, stack_config
 
 from components.config import Settings
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pulumi
 import pytest
-from harness import run_program
+from harness import assert_mentions, run_program
+
+from components.wipp import STORAGE_KEYS
 
 
 def test_personal_stack_binds_the_web_ports_to_localhost_and_changes_no_firewall() -> None:
@@ -49,7 +51,7 @@ def test_every_address_is_a_swarm_service_again() -> None:
                 ],
                 "storage": {
                     "mode": "bind",
-                    "paths": {k: f"/srv/w/{k}" for k in ("wippdb", "wippdata", "pegasusdb", "pegasusdata")},
+                    "paths": {k: f"/srv/w/{k}" for k in STORAGE_KEYS},
                 },
                 "sshPrivateKey": "key",
             },
@@ -60,5 +62,4 @@ def test_every_address_is_a_swarm_service_again() -> None:
 def test_a_bind_address_is_one_machines(overrides: dict[str, object], expected: list[str]) -> None:
     with pytest.raises(pulumi.RunError) as error:
         run_program("personal", overrides)
-    for text in expected:
-        assert text in str(error.value)
+    assert_mentions(str(error.value), expected)

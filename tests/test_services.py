@@ -6,7 +6,7 @@ import re
 
 from harness import Deployment, run_program
 
-ORDER = ["mongodb", "master", "wipp", "exec"]
+from components.wipp import SERVICE_NAMES as ORDER
 
 
 def _spec(deployment: Deployment, service: str) -> dict:
@@ -26,7 +26,7 @@ def test_images_follow_the_version_and_the_mongo_image() -> None:
 
 def test_names_and_arguments_are_the_seed_scripts() -> None:
     deployment = run_program("single", {"memory": "12G"})
-    assert [deployment.named(s).inputs["name"] for s in ORDER] == ORDER
+    assert [deployment.named(s).inputs["name"] for s in ORDER] == list(ORDER)
     assert _spec(deployment, "master")["args"] == ["-m"]
     assert _spec(deployment, "wipp")["args"] == ["master", "mongodb"]
     assert _spec(deployment, "exec")["args"] == ["-e", "master", "12G"]

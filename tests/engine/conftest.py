@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import standin_images
 from docker_api import run_script
-from engine_hosts import EngineHost, engine_overrides, host_from_environment
-from harness import run_program
+from engine_hosts import EngineHost, host_from_environment
+from program_commands import swarm_init
 from pulumi_cli import PulumiHome, engine_bin
 
 VERSIONS = ("2.1.0", "2.2.0")
@@ -35,8 +35,7 @@ def swarm(manager: EngineHost) -> str:
     Per test: an engine test may take the swarm down (destroy with leaveSwarmOnDestroy), and
     init on a node already in this swarm is a no-op that prints the same ID.
     """
-    init = run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["create"]
-    return run_script(init).stdout.strip()
+    return run_script(swarm_init(manager)["create"]).stdout.strip()
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from harness import REPO
+from prerequisites import skip_or_fail
 
 PASSPHRASE = "wipp-engine-tests"  # protects only throwaway test state
 PLUGINS = {"command": "1.2.1", "docker": "5.1.0"}  # the versions build.sh makes; requirements.txt pins the same
@@ -37,13 +37,10 @@ def engine_bin() -> Path:
     """The folder with the engine's binaries; skip (fail in CI) without it."""
     folder = os.environ.get("WIPP_PULUMI_BIN", "")
     if not folder or not (Path(folder) / "pulumi").exists():
-        reason = (
+        skip_or_fail(
             "no Pulumi engine (WIPP_PULUMI_BIN unset): `bash .ci/run` builds it with "
             "`bash ../shared/engine-src/build.sh DIR` (cold ~20 min, then cached)"
         )
-        if os.environ.get("WIPP_REQUIRE_ENGINE") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
     return Path(folder)
 
 

@@ -10,21 +10,16 @@ the test checks the machine's iptables are unchanged at the end.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
-from docker_api import wait_until
+from docker_api import machine_iptables, wait_until
 from engine_hosts import EngineHost
 from pulumi_cli import PulumiHome, PulumiProject
 from single_stack import VOLUMES, new_project, on_private_engine, remove_volumes
 
 OTHER_SOURCE = "10.231.0.4"  # a second client address on the worker's link, added and removed here
 FIRST_PORT, SECOND_PORT = 18080, 18090
-
-
-def _root_iptables() -> str:
-    return subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True, check=True).stdout
 
 
 def _in_sandbox(project: PulumiProject, *command: str) -> str:
@@ -35,13 +30,8 @@ def _in_sandbox(project: PulumiProject, *command: str) -> str:
 
 
 def _answers(client: EngineHost, source: str, server: str, port: int) -> bool:
-    fetch = (
-        "import http.client, sys;"
-        "c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=2, source_address=(sys.argv[3], 0));"
-        "c.request('GET', '/'); sys.stdout.write(c.getresponse().read().decode())"
-    )
-    result = client.engine.in_namespace([sys.executable, "-c", fetch, server, str(port), source], check=False)
-    return result.returncode == 0 and "WIPP stand-in" in result.stdout
+    """Whether the web port answers a client at `source` (an address in the client's namespace)."""
+    return "WIPP stand-in" in (client.engine.http_get(port, "/", server, source=source) or "")
 
 
 @pytest.fixture
@@ -52,7 +42,7 @@ def firewalled(
     images: list[str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PulumiProject]:
-    root_before = _root_iptables()
+    root_before = machine_iptables()
     link = worker.engine.in_namespace(["ip", "-o", "-4", "addr", "show"]).stdout
     device = next(line.split()[1] for line in link.splitlines() if f" {worker.address}/" in line)
     worker.engine.in_namespace(["ip", "addr", "add", f"{OTHER_SOURCE}/24", "dev", device])
@@ -65,7 +55,7 @@ def firewalled(
         remove_volumes(manager, VOLUMES)
         _in_sandbox(project, "ufw", "--force", "disable")
         worker.engine.in_namespace(["ip", "addr", "del", f"{OTHER_SOURCE}/24", "dev", device], check=False)
-    assert _root_iptables() == root_before, "the machine's own iptables rules changed"
+    assert machine_iptables() == root_before, "the machine's own iptables rules changed"
 
 
 def _stack_rules(project: PulumiProject, manager: EngineHost) -> tuple[list[str], list[str]]:

@@ -11,9 +11,7 @@ from pulumi_cli import PulumiHome, PulumiProject
 from single_stack import stack_file_config
 
 
-def test_the_multi_stacks_placeholder_addresses_are_refused_at_preview(
-    pulumi_home: PulumiHome, tmp_path: Path
-) -> None:
+def test_the_multi_stacks_placeholder_addresses_are_refused_at_preview(pulumi_home: PulumiHome, tmp_path: Path) -> None:
     """With a key and host keys set as the README says, but the documentation addresses left in."""
     project = PulumiProject(pulumi_home, tmp_path, "multi")
     config = stack_file_config("multi")
