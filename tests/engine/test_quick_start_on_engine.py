@@ -9,7 +9,9 @@ only what CI lacks or must point elsewhere, each set below in `DIFFERENCES` and 
   theirs), the Docker host is the private engine's socket, and services publish in host mode
   with endpoint mode dnsrr (this kernel has no IPVS); the images are stand-ins;
 - the passphrase and the "yes" to `up`'s question come from the environment (no terminal here);
-- the commands run as if on that host: in its network namespace, with a private copy of /etc.
+- the commands run as if on that host: in its network namespace, with a private copy of /etc;
+  that namespace has no way out, so pip (which `pulumi install` runs) reads the packages from a
+  wheelhouse that `pip download` fetched from PyPI for the same requirements.txt just before.
 State goes where the README says: the file backend `Pulumi.yaml` declares, under this HOME.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +84,24 @@ class UserMachine:
         )
 
 
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """requirements.txt (and pip's own build tools) downloaded from PyPI, outside the test host's namespace."""
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    download = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--dest"]
+    result = subprocess.run(
+        [*download, str(folder), "-r", str(REPO / "requirements.txt"), "pip", "setuptools", "wheel"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return folder
+
+
 @pytest.fixture
 def user_machine(
-    pulumi_home: PulumiHome, manager: EngineHost, images: list[str], tmp_path: Path
+    pulumi_home: PulumiHome, manager: EngineHost, images: list[str], wheelhouse: Path, tmp_path: Path
 ) -> Iterator[UserMachine]:
     copy = _fresh_copy(tmp_path / "wipp")
     _edit_stack_file_as_told(copy, manager)
@@ -96,8 +114,15 @@ def user_machine(
         PULUMI_HOME=str(home / ".pulumi"),
         PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,  # DIFFERENCES: typed at the prompt by a user
         PULUMI_SKIP_CONFIRMATIONS="true",  # DIFFERENCES: a user answers "yes" to up's question
+        PIP_NO_INDEX="1",  # DIFFERENCES: no way out of the namespace; the same packages, from PyPI before
+        PIP_FIND_LINKS=str(wheelhouse),
     )
-    machine = UserMachine(copy, home, env, sandbox(manager, tmp_path))
+    prefix = sandbox(manager, tmp_path)
+    # DIFFERENCES: the user's home is a temp folder. `file://~` is the account's home in the user
+    # database, not $HOME, so it is set in the sandbox's own /etc/passwd too.
+    passwd = tmp_path / "etc" / "passwd"
+    passwd.write_text(re.sub(r"^(root:[^:]*:0:0:[^:]*:)[^:]*:", rf"\g<1>{home}:", passwd.read_text(), flags=re.M))
+    machine = UserMachine(copy, home, env, prefix)
     yield machine
     machine.run("pulumi destroy --stack single")
     remove_volumes(manager, VOLUMES)
