@@ -88,6 +88,15 @@ def running_since(manager: EngineHost, service: str) -> datetime:
     return engine_time(running[0]["Status"]["Timestamp"])
 
 
+def overlay_address(manager: EngineHost, service: str, network: str) -> str:
+    """The address of the service's running task on `network` (the overlay the program made)."""
+    tasks = manager.engine.request("GET", "/tasks", query={"filters": json.dumps({"service": [service]})})
+    running = [t for t in tasks if t["Status"]["State"] == "running"]
+    assert len(running) == 1, f"{service}: {len(running)} running tasks"
+    attachments = {a["Network"]["Spec"]["Name"]: a["Addresses"] for a in running[0]["NetworksAttachments"]}
+    return attachments[network][0].split("/")[0]
+
+
 def web_answers(manager: EngineHost, path: str = "/") -> str | None:
     return manager.engine.http_get(WEB_PORT, path, manager.address)
 

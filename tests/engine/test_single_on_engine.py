@@ -23,6 +23,7 @@ from single_stack import (
     engine_time,
     new_project,
     on_private_engine,
+    overlay_address,
     remove_volumes,
     running_since,
     volume_file,
@@ -92,6 +93,8 @@ def test_a_new_stack_previews_exactly_its_creates_then_comes_up_in_order(
     report = dict(line.split("=", 1) for line in wait_for_web(manager).splitlines())
     assert report["args"] == "master mongodb" and report["version"] == "2.2.0"
     assert report["reached"] == "master:9618 mongodb:27017"
+    for name in ("master", "mongodb"):  # each name resolved to that service's own task on wippnet
+        assert report[name] == f"{name} {overlay_address(manager, name, 'wippnet')}"
     assert manager.engine.http_get(DASHBOARD_PORT, "/", manager.address) is not None
 
     outputs = fresh.outputs()
