@@ -71,6 +71,7 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 30) -> None:
 class TestHost:
     """One server: its names, address, folders and the processes that make it up."""
 
+    __test__ = False  # a test host, not a test class for pytest to collect
     name: str
     role: str
     address: str

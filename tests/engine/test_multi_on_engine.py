@@ -1,0 +1,235 @@
+"""The multi stack through the real Pulumi engine, on three test hosts reached over SSH.
+
+`multi_hosts` makes a manager and two workers, each with its own dockerd, sshd and ufw, and a
+workstation namespace where Pulumi runs. The test sets the stack up as a user would: its own
+ed25519 key stored with `pulumi config set --secret wipp:sshPrivateKey`, each host's hostKey read
+from that host's sshd, the key in an ssh-agent for the Docker provider's `ssh://` connection.
+
+The stand-in images (standin_images) are loaded into every host's engine: no registry here.
+This kernel has no IPVS, so WIPP publishes in host mode with dnsrr endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import multi_hosts
+import pytest
+from docker_api import wait_until
+from harness import fake_host_key
+from multi_hosts import Cluster, TestHost
+from pulumi_cli import PulumiHome, PulumiProject
+
+SERVICES = ("mongodb", "master", "wipp", "exec")
+STORAGE_KEYS = ("wippdb", "wippdata", "pegasusdb", "pegasusdata")
+WEB_PORT = 18080
+DASHBOARD_PORT = 15005
+CONVERGE_SECONDS = 180
+
+
+def _require_root_tools() -> None:
+    tools = ("ip", "nsenter", "unshare", "dockerd", "ufw", "ssh", "ssh-agent")
+    missing = [tool for tool in tools if not shutil.which(tool)]
+    if os.geteuid() != 0 or missing:
+        reason = f"three test hosts need root and {', '.join(missing) or 'nothing more'} (`bash .ci/run` installs them)"
+        if os.environ.get("WIPP_REQUIRE_ENGINE") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def _machine_firewall() -> tuple[str, str]:
+    """The machine's own iptables rules and /etc/ufw rules, which the tests must leave alone."""
+    rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=True).stdout
+    user_rules = Path("/etc/ufw/user.rules")
+    return rules, user_rules.read_text() if user_rules.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def machine_firewall() -> Iterator[tuple[str, str]]:
+    """The machine's firewall before the hosts exist; checked again after they are gone."""
+    before = _machine_firewall()
+    yield before
+    assert _machine_firewall() == before, "the machine's own firewall changed"
+
+
+@pytest.fixture(scope="module")
+def cluster(machine_firewall: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    _require_root_tools()
+    with multi_hosts.cluster(tmp_path_factory.mktemp("multi-hosts")) as made:
+        yield made
+
+
+def stack_config(cluster: Cluster, host_keys: dict[str, str] | None = None) -> dict[str, Any]:
+    """The multi stack file for the three test hosts, as an administrator writes it."""
+    keys = {h.name: h.host_key for h in cluster.hosts} | (host_keys or {})
+    return {
+        "hosts": [
+            {
+                "name": h.name,
+                "address": h.address,
+                "role": h.role,
+                "sshUser": multi_hosts.SSH_USER,
+                "hostKey": keys[h.name],
+            }
+            for h in cluster.hosts
+        ],
+        "storage": {"mode": "bind", "paths": {key: str(cluster.shared / f"{key}volume") for key in STORAGE_KEYS}},
+        "allowedSources": [multi_hosts.SUBNET],
+        "publishMode": "host",
+        "endpointMode": "dnsrr",
+        "leaveSwarmOnDestroy": True,
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(cluster: Cluster, pulumi_home: PulumiHome, tmp_path_factory: pytest.TempPathFactory) -> PulumiProject:
+    # PULUMI_DEBUG_COMMANDS enables `--event-log`, which PulumiProject's up and destroy pass.
+    prefix = [*cluster.client_prefix(), "PULUMI_DEBUG_COMMANDS=true"]
+    project = PulumiProject(pulumi_home, tmp_path_factory.mktemp("multi-stack"), "multi", prefix=prefix)
+    project.set_config(stack_config(cluster))
+    assert cluster.client_key is not None
+    project.set_secret("sshPrivateKey", cluster.client_key.read_text())
+    return project
+
+
+@dataclass
+class Deployed:
+    stack: PulumiProject
+    cluster: Cluster
+    up_seconds: float
+    up_output: str
+
+
+@pytest.fixture(scope="module")
+def deployed(stack: PulumiProject, cluster: Cluster) -> Deployed:
+    """The stack after its first `pulumi up`, with the four services running."""
+    up = stack.up()
+    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running")
+    return Deployed(stack, cluster, up.seconds, up.output)
+
+
+# -- what the hosts show ------------------------------------------------------------------------
+def _node_names(manager: TestHost) -> dict[str, str]:
+    return {n["ID"]: n["Description"]["Hostname"] for n in manager.engine.request("GET", "/nodes")}
+
+
+def placement(cluster: Cluster) -> dict[str, list[str]]:
+    """Each service's running tasks, by the host they run on."""
+    engine = cluster.manager.engine
+    names = _node_names(cluster.manager)
+    placed: dict[str, list[str]] = {service: [] for service in SERVICES}
+    for task in engine.request("GET", "/tasks", query={"filters": json.dumps({"desired-state": ["running"]})}):
+        service = engine.request("GET", f"/services/{task['ServiceID']}")["Spec"]["Name"]
+        if task["Status"]["State"] == "running" and service in placed:
+            placed[service].append(names.get(task.get("NodeID", ""), "?"))
+    return placed
+
+
+def _all_running(cluster: Cluster, avoid: str | None = None) -> bool:
+    placed = placement(cluster)
+    return all(len(nodes) == 1 and avoid not in nodes for nodes in placed.values())
+
+
+def _swarm_tagged(rules: list[str]) -> list[str]:
+    return [rule for rule in rules if " comment 'wipp:multi:swarm:" in rule]
+
+
+# -- the tests --------------------------------------------------------------------------------------
+def test_up_builds_the_swarm_over_ssh_and_runs_wipp_across_the_hosts(
+    deployed: Deployed, machine_firewall: tuple[str, str], report_line: Callable[[str], None]
+) -> None:
+    cluster, stack = deployed.cluster, deployed.stack
+    report_line(f"multi up: {deployed.up_seconds:.1f} s for three hosts")
+    manager = cluster.manager
+
+    # The swarm: initialized on the manager, both workers joined, each advertising its own address.
+    swarm = manager.engine.request("GET", "/info")["Swarm"]
+    assert swarm["ControlAvailable"] is True and swarm["NodeAddr"] == manager.address
+    nodes = {n["Description"]["Hostname"]: n for n in manager.engine.request("GET", "/nodes")}
+    assert {name: n["Spec"]["Role"] for name, n in nodes.items()} == {h.name: h.role for h in cluster.hosts}
+    assert {name: n["Status"]["Addr"] for name, n in nodes.items()} == {h.name: h.address for h in cluster.hosts}
+    outputs = stack.outputs()
+    assert {n["name"]: n["nodeId"] for n in outputs["nodes"]} == {name: n["ID"] for name, n in nodes.items()}
+
+    # Each host's firewall, in its own namespace and its own copy of /etc/ufw.
+    sources = {h.address for h in cluster.hosts} | {multi_hosts.SUBNET}
+    for host in cluster.hosts:
+        ours = _swarm_tagged(host.ufw_added())
+        ports = {rule.split(" comment ")[0].rsplit(" ", 1)[-1] for rule in ours if rule.startswith("deny ")}
+        expected_ports = {"7946/tcp", "7946/udp", "4789/udp"} | ({"2377/tcp"} if host.role == "manager" else set())
+        assert ports == expected_ports, host.name
+        allowed = {rule.split()[2] for rule in ours if rule.startswith("allow from")}
+        assert allowed == sources, host.name
+        # ufw keeps each rule's comment hex-encoded in user.rules.
+        copy = (host.etc_copy / "ufw" / "user.rules").read_text()
+        assert b"wipp:multi:swarm:".hex() in copy, f"{host.name}'s rules are in its own /etc/ufw"
+    assert _machine_firewall() == machine_firewall, "the machine's own firewall changed"
+    # Published ports: only the manager publishes (host mode), only the test subnet may reach them.
+    docker_user = manager.run(["iptables", "-S", "DOCKER-USER"]).stdout
+    assert f"-s {multi_hosts.SUBNET} -p tcp -m conntrack --ctorigdstport {WEB_PORT}" in docker_user
+    for worker in cluster.workers:
+        assert "wipp:multi:" not in worker.run(["iptables", "-S", "DOCKER-USER"]).stdout
+
+    # The shared folders: made once (on the manager), owned by UID 1000, read and execute for all.
+    for key in STORAGE_KEYS:
+        folder = cluster.shared / f"{key}volume"
+        assert folder.stat().st_uid == 1000 and folder.stat().st_mode & 0o055 == 0o055, folder
+        assert (folder / ".wipp-created-by").read_text() == "wipp:multi\n"
+    commands = stack.resources()
+    assert [name for name in commands if name.startswith("storage-folders-")] == ["storage-folders-wipp-manager"]
+    assert sorted(name for name in commands if name.startswith("storage-check-")) == [
+        "storage-check-wipp-worker-1",
+        "storage-check-wipp-worker-2",
+    ]
+
+    # The services: wipp pinned to the manager, the others placed by the swarm, some on workers.
+    placed = placement(cluster)
+    report_line(f"multi placement: {', '.join(f'{s} on {nodes[0]}' for s, nodes in placed.items())}")
+    assert placed["wipp"] == [manager.name]
+    on_workers = [s for s, hosts in placed.items() if hosts[0] != manager.name]
+    assert on_workers, f"no task on a worker: {placed}"
+
+    # The web port answers on the manager's address, the stand-in having reached master and mongodb
+    # over the overlay network, wherever they run.
+    assert "WIPP stand-in 2.2.0" in (cluster.http_get(manager.address, WEB_PORT) or "")
+    report = cluster.http_get(manager.address, WEB_PORT, "/report.txt") or ""
+    assert "reached=master:9618 mongodb:27017" in report
+    assert outputs["webUrl"] == f"http://{manager.address}:{WEB_PORT}"
+
+    # Pulumi sees no drift, neither from the program nor from the hosts.
+    stack.preview("--expect-no-changes")
+    stack.refresh("--expect-no-changes")
+
+    # No secret in plain text: not the key, not a join token, in state, outputs or the up's log.
+    assert cluster.client_key is not None
+    key_body = cluster.client_key.read_text().splitlines()[1]
+    for text in (stack.export(), json.dumps(outputs), deployed.up_output):
+        assert key_body not in text
+        assert "SWMTKN-" not in text
+
+
+def test_a_wrong_host_key_stops_before_anything_runs_on_that_host(deployed: Deployed) -> None:
+    cluster, stack = deployed.cluster, deployed.stack
+    worker = cluster.host("wipp-worker-2")
+    rules_before, swarm_before = worker.ufw_added(), worker.swarm_state()
+    sessions_before = cluster.sshd_log(worker).count("Accepted publickey")
+    stack.set_config(stack_config(cluster, {worker.name: fake_host_key("an impostor")}))
+    try:
+        failed = stack.up(check=False)
+        assert failed.returncode != 0
+        assert "host key mismatch" in failed.output
+        assert f"{worker.address}:22" in failed.output or worker.name in failed.output
+        # pulumi-command's check stopped every connection before a session began on that host.
+        assert cluster.sshd_log(worker).count("Accepted publickey") == sessions_before
+        assert worker.ufw_added() == rules_before and worker.swarm_state() == swarm_before
+    finally:
+        stack.set_config(stack_config(cluster))
+    stack.up()
+    stack.preview("--expect-no-changes")
