@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,8 +406,11 @@ def cluster(workdir: Path) -> Iterator[Cluster]:
         made.stop()
 
 
-def wait_seconds(condition: object, timeout: float, interval: float, what: str) -> float:
-    """`wait_until`, returning how long it took."""
+def wait_seconds_after(
+    action: Callable[[], object], condition: Callable[[], object], timeout: float, interval: float, what: str
+) -> float:
+    """Seconds from the start of `action` until `condition` holds (polled at most `timeout` s after it)."""
     started = time.monotonic()
-    wait_until(condition, timeout, interval, what)  # type: ignore[arg-type]
+    action()
+    wait_until(condition, timeout, interval, what)
     return time.monotonic() - started

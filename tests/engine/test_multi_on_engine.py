@@ -233,3 +233,99 @@ def test_a_wrong_host_key_stops_before_anything_runs_on_that_host(deployed: Depl
         stack.set_config(stack_config(cluster))
     stack.up()
     stack.preview("--expect-no-changes")
+
+
+# -- a lost worker ------------------------------------------------------------------------------
+def shared_files(cluster: Cluster) -> dict[str, bytes]:
+    """Every file in the shared folders, by path, with its content."""
+    files = sorted(path for path in cluster.shared.rglob("*") if path.is_file())
+    return {str(path.relative_to(cluster.shared)): path.read_bytes() for path in files}
+
+
+def assert_nothing_lost(before: dict[str, bytes], after: dict[str, bytes]) -> None:
+    """Every file is still there and still holds what it held (a log may have grown)."""
+    for path, content in before.items():
+        assert path in after, f"{path} is gone"
+        assert after[path].startswith(content), f"{path} lost content"
+
+
+def _busiest_worker(cluster: Cluster) -> TestHost:
+    placed = placement(cluster)
+    return max(cluster.workers, key=lambda w: sum(nodes.count(w.name) for nodes in placed.values()))
+
+
+def _node_ready(cluster: Cluster, host: TestHost) -> bool:
+    nodes = cluster.manager.engine.request("GET", "/nodes")
+    return any(n["Description"]["Hostname"] == host.name and n["Status"]["State"] == "ready" for n in nodes)
+
+
+def test_a_lost_worker_s_tasks_run_again_elsewhere_and_up_finds_nothing_to_change(
+    deployed: Deployed, report_line: Callable[[str], None]
+) -> None:
+    cluster, stack = deployed.cluster, deployed.stack
+    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running")
+    lost = _busiest_worker(cluster)
+    moving = [service for service, nodes in placement(cluster).items() if lost.name in nodes]
+    assert moving, f"no task on either worker: {placement(cluster)}"
+    files = shared_files(cluster)
+    assert files, "the services wrote nothing to the shared folders"
+
+    seconds = multi_hosts.wait_seconds_after(
+        lost.stop_dockerd,
+        lambda: _all_running(cluster, avoid=lost.name),
+        CONVERGE_SECONDS,
+        0.5,
+        f"{', '.join(moving)} running again without {lost.name}",
+    )
+    report_line(f"worker lost: tasks running again after {seconds:.1f} s ({', '.join(moving)} left {lost.name})")
+    assert "WIPP stand-in 2.2.0" in (cluster.http_get(cluster.manager.address, WEB_PORT) or "")
+    assert_nothing_lost(files, shared_files(cluster))
+
+    # The worker comes back: its engine rejoins on its own, and Pulumi has nothing to change.
+    lost.start_dockerd()
+    wait_until(lambda: _node_ready(cluster, lost), 60, 0.5, f"{lost.name} ready again")
+    again = stack.up()
+    assert set(again.operations().values()) == {"same"}, again.operations()
+    stack.preview("--expect-no-changes")
+
+
+# -- leaving and joining again ---------------------------------------------------------------------
+def _ours(rules: list[str]) -> list[str]:
+    return [rule for rule in rules if "wipp:multi:" in rule]
+
+
+def test_destroy_leaves_the_swarm_keeps_the_data_and_up_rebuilds_it(deployed: Deployed) -> None:
+    cluster, stack = deployed.cluster, deployed.stack
+    manager, worker = cluster.manager, cluster.host("wipp-worker-2")
+    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running")
+    worker_ids = {n["name"]: n["nodeId"] for n in stack.outputs()["nodes"] if n["role"] == "worker"}
+    files = shared_files(cluster)
+
+    destroyed = stack.destroy()
+    assert all(host.swarm_state() == "inactive" for host in cluster.hosts)
+    for name, node_id in worker_ids.items():
+        assert f"{node_id}" in destroyed.output, f"the first manager did not `node rm` {name}"
+    for host in cluster.hosts:
+        assert _ours(host.ufw_added()) == [], host.name
+        assert host.ufw_added() == [f"allow from {multi_hosts.SUBNET} to any port 22 proto tcp"]  # the admin's
+        assert "wipp:multi:" not in host.run(["iptables", "-S", "DOCKER-USER"], check=False).stdout
+    assert shared_files(cluster) == files, "destroy kept the data folders as they were"
+
+    # A host already in another swarm is refused, named, before anything changes anywhere.
+    worker.run(["docker", "swarm", "init", "--advertise-addr", worker.address])
+    try:
+        refused = stack.up(check=False)
+        assert refused.returncode != 0
+        assert f"{worker.name}: it is already in another swarm" in refused.output
+        assert manager.swarm_state() == "inactive" and cluster.host("wipp-worker-1").swarm_state() == "inactive"
+        assert all(_ours(host.ufw_added()) == [] for host in cluster.hosts)
+    finally:
+        worker.run(["docker", "swarm", "leave", "--force"], check=False)
+
+    stack.up()
+    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running again")
+    assert "reached=master:9618 mongodb:27017" in (cluster.http_get(manager.address, WEB_PORT, "/report.txt") or "")
+    assert_nothing_lost(files, shared_files(cluster))
+    mongod_log = (cluster.shared / "wippdbvolume" / "standin-mongod.log").read_text()
+    assert mongod_log.count("start ") >= 2, "mongodb started again on the same database folder"
+    stack.preview("--expect-no-changes")
