@@ -23,6 +23,7 @@ def test_every_script_is_shipped() -> None:
         "swarm-init.sh",
         "swarm-join.sh",
         "swarm-leave.sh",
+        "swarm-roles.sh",
         "swarm-token.sh",
     ]
 
