@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -207,10 +208,18 @@ def test_up_builds_the_swarm_over_ssh_and_runs_wipp_across_the_hosts(
     stack.preview("--expect-no-changes")
     stack.refresh("--expect-no-changes")
 
-    # No secret in plain text: not the key, not a join token, in state, outputs or the up's log.
+    # The Docker provider reached the manager as a user's would: ssh:// with the agent's key and
+    # only the manager's host key accepted.
+    provider = commands["swarm-manager"]["inputs"]
+    assert provider["host"] == f"ssh://{multi_hosts.SSH_USER}@{manager.address}:{multi_hosts.SSH_PORT}"
+    options = json.loads(provider["sshOpts"]) if isinstance(provider["sshOpts"], str) else provider["sshOpts"]
+    assert "StrictHostKeyChecking=yes" in options
+    assert f"KnownHostsCommand=/bin/echo {manager.address} {manager.host_key}" in options
+
+    # No secret in plain text: not the key, not a join token, in state, outputs, stack file or the up's log.
     assert cluster.client_key is not None
     key_body = cluster.client_key.read_text().splitlines()[1]
-    for text in (stack.export(), json.dumps(outputs), deployed.up_output):
+    for text in (stack.export(), json.dumps(outputs), stack.stack_file.read_text(), deployed.up_output):
         assert key_body not in text
         assert "SWMTKN-" not in text
 
@@ -224,8 +233,8 @@ def test_a_wrong_host_key_stops_before_anything_runs_on_that_host(deployed: Depl
     try:
         failed = stack.up(check=False)
         assert failed.returncode != 0
-        assert "host key mismatch" in failed.output
-        assert f"{worker.address}:22" in failed.output or worker.name in failed.output
+        # The error names the command, and so the host: preflight-<host>, the first step on every host.
+        assert re.search(rf"\(preflight-{worker.name}\):\s+error: .*ssh: host key mismatch", failed.output)
         # pulumi-command's check stopped every connection before a session began on that host.
         assert cluster.sshd_log(worker).count("Accepted publickey") == sessions_before
         assert worker.ufw_added() == rules_before and worker.swarm_state() == swarm_before
@@ -294,6 +303,11 @@ def _ours(rules: list[str]) -> list[str]:
     return [rule for rule in rules if "wipp:multi:" in rule]
 
 
+def _removed_by_first_manager(output: str, manager: TestHost, node_id: str) -> bool:
+    """Whether the first manager's delete printed `docker node rm`'s answer: the node's ID."""
+    return re.search(rf"swarm-init-{manager.name} deleting \(\d+s\) {node_id}$", output, re.MULTILINE) is not None
+
+
 def test_destroy_leaves_the_swarm_keeps_the_data_and_up_rebuilds_it(deployed: Deployed) -> None:
     cluster, stack = deployed.cluster, deployed.stack
     manager, worker = cluster.manager, cluster.host("wipp-worker-2")
@@ -304,7 +318,7 @@ def test_destroy_leaves_the_swarm_keeps_the_data_and_up_rebuilds_it(deployed: De
     destroyed = stack.destroy()
     assert all(host.swarm_state() == "inactive" for host in cluster.hosts)
     for name, node_id in worker_ids.items():
-        assert f"{node_id}" in destroyed.output, f"the first manager did not `node rm` {name}"
+        assert _removed_by_first_manager(destroyed.output, manager, node_id), f"{name} was not removed"
     for host in cluster.hosts:
         assert _ours(host.ufw_added()) == [], host.name
         assert host.ufw_added() == [f"allow from {multi_hosts.SUBNET} to any port 22 proto tcp"]  # the admin's
@@ -328,4 +342,29 @@ def test_destroy_leaves_the_swarm_keeps_the_data_and_up_rebuilds_it(deployed: De
     assert_nothing_lost(files, shared_files(cluster))
     mongod_log = (cluster.shared / "wippdbvolume" / "standin-mongod.log").read_text()
     assert mongod_log.count("start ") >= 2, "mongodb started again on the same database folder"
+    stack.preview("--expect-no-changes")
+
+
+def test_a_second_manager_is_demoted_before_it_leaves(deployed: Deployed) -> None:
+    cluster, stack = deployed.cluster, deployed.stack
+    manager, second = cluster.manager, cluster.host("wipp-worker-1")
+    two_managers = stack_config(cluster)
+    two_managers["hosts"][1]["role"] = "manager"
+    stack.set_config(two_managers)
+    try:
+        # A role changed in the stack file: the node is already in the swarm, so the first manager promotes it.
+        promoted = stack.up()
+        assert f"swarm-roles: {second.name} was a worker, now a manager" in promoted.output
+        nodes = {n["Description"]["Hostname"]: n for n in manager.engine.request("GET", "/nodes")}
+        assert nodes[second.name]["Spec"]["Role"] == "manager"
+        assert second.engine.request("GET", "/info")["Swarm"]["ControlAvailable"] is True
+        second_id = nodes[second.name]["ID"]
+        destroyed = stack.destroy()
+        assert all(host.swarm_state() == "inactive" for host in cluster.hosts)
+        assert re.search(rf"swarm-join-{second.name} deleting .*demoted", destroyed.output)
+        assert _removed_by_first_manager(destroyed.output, manager, second_id)
+    finally:
+        stack.set_config(stack_config(cluster))
+    stack.up()
+    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running again")
     stack.preview("--expect-no-changes")
