@@ -229,6 +229,7 @@ def test_a_wrong_host_key_stops_before_anything_runs_on_that_host(deployed: Depl
     worker = cluster.host("wipp-worker-2")
     rules_before, swarm_before = worker.ufw_added(), worker.swarm_state()
     sessions_before = cluster.sshd_log(worker).count("Accepted publickey")
+    assert sessions_before > 0, "sshd logs each session it lets in"
     stack.set_config(stack_config(cluster, {worker.name: fake_host_key("an impostor")}))
     try:
         failed = stack.up(check=False)
