@@ -8,6 +8,11 @@
 set -eu
 set -f
 
+# manager_reachability NODE_ID: "reachable" for a manager in the raft group, empty for a worker.
+manager_reachability() {
+    docker node inspect --format '{{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}' "$1"
+}
+
 printf '%s\n' "$ROLES" | while read -r node_id role host_name; do
     [ -n "$node_id" ] || continue
     current=$(docker node inspect --format '{{.Spec.Role}}' "$node_id")
@@ -15,9 +20,15 @@ printf '%s\n' "$ROLES" | while read -r node_id role host_name; do
         continue
     fi
     case "$role" in
-        manager) docker node promote "$node_id" >&2 ;;
-        worker) docker node demote "$node_id" >&2 ;;
+        manager) docker node promote "$node_id" >&2; wanted=reachable ;;
+        worker) docker node demote "$node_id" >&2; wanted= ;;
         *) echo "swarm-roles: $host_name: role must be manager or worker, not '$role'" >&2; exit 1 ;;
     esac
+    # The change takes effect a moment later (the node joins or leaves the managers' raft
+    # group): wait a bounded time, so that what follows (a destroy's demote, say) finds it done.
+    for _ in $(seq 1 30); do
+        [ "$(manager_reachability "$node_id")" = "$wanted" ] && break
+        sleep 1
+    done
     echo "swarm-roles: $host_name was a $current, now a $role as wipp:hosts says" >&2
 done
