@@ -358,7 +358,7 @@ def test_a_second_manager_is_demoted_before_it_leaves(deployed: Deployed) -> Non
         assert f"swarm-roles: {second.name} was a worker, now a manager" in promoted.output
         nodes = {n["Description"]["Hostname"]: n for n in manager.engine.request("GET", "/nodes")}
         assert nodes[second.name]["Spec"]["Role"] == "manager"
-        assert second.engine.request("GET", "/info")["Swarm"]["ControlAvailable"] is True
+        wait_until(lambda: second.engine.request("GET", "/info")["Swarm"]["ControlAvailable"], 30, 0.5, "promoted")
         second_id = nodes[second.name]["ID"]
         destroyed = stack.destroy()
         assert all(host.swarm_state() == "inactive" for host in cluster.hosts)
