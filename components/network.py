@@ -20,8 +20,11 @@ class OverlayNetwork(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: OverlayNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wipp:network:OverlayNetwork", name, None, opts)
+        # Named after the network, so that a new name is a new resource: Pulumi creates it, moves
+        # the services over, and deletes the old network only at the end, once nothing uses it.
+        # (As a replacement of one resource, the old network was deleted while services used it.)
         network = docker.Network(
-            f"{name}-overlay",
+            f"{name}-{args.name}",
             name=args.name,
             driver="overlay",
             attachable=True,

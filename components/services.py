@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_docker as docker
 
+from .host_command import HostConnection, host_command
+from .scripts import render
 from .wipp import SERVICE_MOUNTS, SERVICE_NAMES
+
+# How long a new task must run before the swarm counts an update of it as good; a task that
+# fails sooner makes the swarm roll the service back on its own (Docker's default period).
+UPDATE_MONITOR = "5s"
 
 MountArgs = TypeVar("MountArgs", docker.ServiceTaskSpecContainerSpecMountArgs, docker.ContainerMountArgs)
 
@@ -24,8 +33,9 @@ class WippServicesArgs:
     published_ports: dict[str, int]  # web, dashboard: what the swarm publishes
     publish_mode: str
     endpoint_mode: str
-    converge_interval: str
-    converge_timeout: str
+    converge_interval: str  # Go duration: how often to look whether a service runs
+    converge_timeout: str  # Go duration: how long a service may take to run
+    manager: HostConnection  # where the wait for each service runs (the first manager)
     network_id: pulumi.Input[str]
     mount_type: str  # "volume" or "bind"
     mount_sources: dict[str, pulumi.Input[str]]
@@ -39,9 +49,12 @@ class WippServicesArgs:
 class WippServices(pulumi.ComponentResource):
     """The four swarm services of NIST's setup.sh, in its order.
 
-    Each service has an explicit `depends_on` on the one before and a
-    `converge_config`, so Pulumi creates the next only once the previous one
-    runs 1/1. mongodb updates stop-first: one writer on its database files.
+    After each service comes `<service>-running`, a command on the first manager that waits
+    until the service runs its task on the new image; the next service depends on it. It runs
+    again whenever the service is created again or its spec changes, so an update waits too.
+    A failed update is rolled back by the swarm itself (`failure_action: rollback`), and the
+    wait then fails naming the service and the image, which stops the chain: the services
+    after it keep running the version they had.
     """
 
     services: dict[str, docker.Service | docker.Container]
@@ -54,13 +67,16 @@ class WippServices(pulumi.ComponentResource):
         for service in SERVICE_NAMES:  # the seed's start order
             created = self._service(service, depends_on=previous)
             self.services[service] = created
-            previous = [created]
+            previous = [created if isinstance(created, docker.Container) else self._running(service, created)]
         self.register_outputs({key: svc.id for key, svc in self.services.items()})
 
     def _service(self, service: str, depends_on: list[pulumi.Resource]) -> docker.Service | docker.Container:
         args = self._args
         if service == "wipp" and args.bind_address:
             return self._bound_container(depends_on)
+        # mongodb stops first: one writer on its database files. The others too, since in publish
+        # mode host the new wipp task could not bind the ports the old one holds.
+        update = {"order": "stop-first", "failure_action": "rollback", "monitor": UPDATE_MONITOR}
         return docker.Service(
             service,
             name=service,
@@ -74,12 +90,43 @@ class WippServices(pulumi.ComponentResource):
                 placement=self._placement(service),
             ),
             endpoint_spec=self._endpoint(service),
-            update_config=docker.ServiceUpdateConfigArgs(order="stop-first") if service == "mongodb" else None,
-            converge_config=docker.ServiceConvergeConfigArgs(
-                delay=args.converge_interval,
-                timeout=args.converge_timeout,
-            ),
+            update_config=docker.ServiceUpdateConfigArgs(**update),
+            rollback_config=docker.ServiceRollbackConfigArgs(order="stop-first", monitor=UPDATE_MONITOR),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _running(self, service: str, created: docker.Service) -> pulumi.Resource:
+        """The wait until `service` runs its image: a command whose script changes with the service."""
+        args = self._args
+        spec = pulumi.Output.all(
+            args.images[service],
+            args.arguments[service],
+            [(args.mount_sources[key], args.mount_targets[key]) for key in SERVICE_MOUNTS[service]],
+            args.network_id,
+            args.pinned_node_id if service == "wipp" else None,
+            args.publish_mode,
+            args.endpoint_mode,
+            args.published_ports if service == "wipp" else None,
+        )
+
+        def script(values: list[Any]) -> str:
+            service_id, spec_values = values
+            return render(
+                "service-running.sh",
+                args.manager.docker_host,
+                SERVICE=service,
+                IMAGE=args.images[service],
+                TIMEOUT_S=str(max(1, round(go_duration_seconds(args.converge_timeout)))),
+                INTERVAL_S=f"{go_duration_seconds(args.converge_interval):g}",
+                SERVICE_ID=service_id,
+                SPEC_DIGEST=hashlib.sha256(json.dumps(spec_values, sort_keys=True).encode()).hexdigest()[:16],
+            )
+
+        return host_command(
+            f"{service}-running",
+            args.manager,
+            create=pulumi.Output.all(created.id, spec).apply(script),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[created]),
         )
 
     def _bound_container(self, depends_on: list[pulumi.Resource]) -> docker.Container:
@@ -141,3 +188,9 @@ class WippServices(pulumi.ComponentResource):
             return None
         node_id = pulumi.Output.from_input(self._args.pinned_node_id)
         return docker.ServiceTaskSpecPlacementArgs(constraints=[node_id.apply(lambda n: f"node.id=={n}")])
+
+
+def go_duration_seconds(duration: str) -> float:
+    """A Go duration that config has checked (`500ms`, `1m30s`, `20m`) in seconds."""
+    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(int(n) * unit[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h)", duration))

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import runpy
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,17 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.settings import get_root_resource
 
+from components.scripts import COMMON
+
 REPO = Path(__file__).resolve().parents[1]
 FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-test-key\n-----END OPENSSH PRIVATE KEY-----"
 DELETE = object()  # an override value that removes the key
+# Pulumi.multi.yaml ships documentation addresses (192.0.2.0/24), which preview refuses on purpose;
+# the tests run the multi stack as an administrator would, with the hosts' real addresses set.
+MULTI_REAL_ADDRESSES = {"192.0.2.10": "10.20.0.10", "192.0.2.11": "10.20.0.11", "192.0.2.12": "10.20.0.12",
+                        "192.0.2.0/24": "10.20.0.0/24"}  # fmt: skip
+# What the mocked preflight prints on stdout, in the form `scripts/preflight.sh` prints it (one JSON line).
+PREFLIGHT_FINDINGS = {"docker": "20.10.24", "swarm": "none", "memoryMb": 32000, "diskFreeGb": 200, "warnings": ""}
 
 
 def fake_host_key(address: str) -> str:
@@ -58,6 +67,8 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None, fill_host_
     config.update(yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"])
     if stack == "multi":
         config["wipp:sshPrivateKey"] = FAKE_SSH_KEY
+        config["wipp:hosts"] = [{**h, "address": MULTI_REAL_ADDRESSES[h["address"]]} for h in config["wipp:hosts"]]
+        config["wipp:allowedSources"] = [MULTI_REAL_ADDRESSES[s] for s in config["wipp:allowedSources"]]
     for key, value in (overrides or {}).items():
         if value is DELETE:
             config.pop(f"wipp:{key}", None)
@@ -129,6 +140,8 @@ class WippMocks(pulumi.runtime.Mocks):
                 state["stdout"] = f"SWMTKN-1-test-{role}-token"
             elif "docker swarm init" in create or "docker swarm join " in create:
                 state["stdout"] = f"node-{args.name}"
+            elif "MIN_DISK_GB" in script_variables(create):
+                state["stdout"] = json.dumps(PREFLIGHT_FINDINGS) + "\n"
             else:
                 state["stdout"] = ""
         if args.typ == "docker:index/network:Network":
@@ -222,3 +235,23 @@ def run_program(
 
     mocks.test(program)()
     return deployment
+
+
+def script_variables(script: str) -> dict[str, str]:
+    """The input variables a rendered host script sets ahead of its text (`components.scripts.render`)."""
+    header = script[: script.index(COMMON.read_text())]
+    words = [word for word in shlex.split(header) if word != "export"]
+    assert all("=" in word for word in words), f"not a variable header: {header!r}"
+    return dict(word.split("=", 1) for word in words)
+
+
+def ssh_options(provider: Registered) -> list[str]:
+    """The Docker provider's `sshOpts` (provider inputs reach the engine JSON-encoded)."""
+    raw = provider.inputs.get("sshOpts", "[]")
+    return json.loads(raw) if isinstance(raw, str) else list(raw)
+
+
+def assert_mentions(message: str, expected: list[str]) -> None:
+    """Every expected piece of text is in the message (an error's text, a script's stderr)."""
+    missing = [text for text in expected if text not in message]
+    assert not missing, f"{missing} not in: {message}"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
 import pytest
-from harness import DELETE, Deployment, fake_host_key, run_program, stack_config
+import yaml
+from harness import DELETE, REPO, Deployment, fake_host_key, run_program, script_variables, stack_config
+
+from components.config import Settings
 
 MANAGER = {"name": "m1", "address": "10.0.0.1", "role": "manager", "local": True}
 
@@ -25,28 +29,28 @@ BIND_PATHS = {
 # (test id, stack, overrides, text the error must contain)
 BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ("memory-4X", "single", {"memory": "4X"}, ["wipp:memory", "'4X'", "size[g|G|m|M|k|K]"]),
-    ("memory-4.5G", "single", {"memory": "4.5G"}, ["wipp:memory", "'4.5G'"]),
-    ("memory-negative", "single", {"memory": "-2G"}, ["wipp:memory", "'-2G'"]),
-    ("memory-zero", "single", {"memory": "0G"}, ["wipp:memory", "'0G'"]),
-    ("memory-empty", "single", {"memory": ""}, ["wipp:memory", "''"]),
-    ("memory-no-unit", "single", {"memory": "4096"}, ["wipp:memory", "'4096'"]),
+    ("memory-4.5G", "single", {"memory": "4.5G"}, ["wipp:memory", "'4.5G'", "size[g|G|m|M|k|K]"]),
+    ("memory-negative", "single", {"memory": "-2G"}, ["wipp:memory", "'-2G'", "size[g|G|m|M|k|K]"]),
+    ("memory-zero", "single", {"memory": "0G"}, ["wipp:memory", "'0G'", "size[g|G|m|M|k|K]"]),
+    ("memory-empty", "single", {"memory": ""}, ["wipp:memory", "''", "size[g|G|m|M|k|K]"]),
+    ("memory-no-unit", "single", {"memory": "4096"}, ["wipp:memory", "'4096'", "size[g|G|m|M|k|K]"]),
     (
         "no-manager",
         "multi",
         {"hosts": [{"name": "w", "address": "10.0.0.2", "role": "worker"}]},
-        ["wipp:hosts", "role: manager"],
+        ['wipp:hosts = ["w"]', "at least one host with role: manager"],
     ),
     (
         "duplicate-name",
         "multi",
         {"hosts": _hosts({"name": "m1", "address": "10.0.0.2", "role": "worker"})},
-        ["wipp:hosts", "unique name", "'m1' repeats"],
+        ["wipp:hosts[1].name = 'm1'", "unique name", "'m1' repeats"],
     ),
     (
         "duplicate-address",
         "multi",
         {"hosts": _hosts({"name": "w1", "address": "10.0.0.1", "role": "worker"})},
-        ["wipp:hosts", "unique address", "'10.0.0.1' repeats"],
+        ["wipp:hosts[1].address = '10.0.0.1'", "unique address", "'10.0.0.1' repeats"],
     ),
     (
         "unknown-role",
@@ -64,7 +68,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         "bad-ip-like-address",
         "single",
         {"hosts": [{**MANAGER, "address": "10.0.0.300"}]},
-        ["wipp:hosts[0].address", "'10.0.0.300'"],
+        ["wipp:hosts[0].address", "'10.0.0.300'", "IPv4 address or a DNS host name"],
     ),
     (
         "ipv6-address",
@@ -85,20 +89,20 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
             "hosts": _hosts({"name": "m2", "address": "10.0.0.2", "role": "manager", "local": True}),
             "storage": {"mode": "bind", "paths": BIND_PATHS},
         },
-        ["wipp:hosts", "at most one host with local: true"],
+        ["wipp:hosts[1].local = true", "at most one host with local: true"],
     ),
-    ("no-hosts", "single", {"hosts": DELETE}, ["wipp:hosts", "non-empty list"]),
+    ("no-hosts", "single", {"hosts": DELETE}, ["wipp:hosts is missing", "non-empty list"]),
     (
         "bind-without-paths",
         "multi",
         {"storage": {"mode": "bind"}},
-        ["wipp:storage.paths", "absolute folders for exactly"],
+        ["wipp:storage.paths is missing", "absolute folders for exactly"],
     ),
     (
         "bind-missing-one-path",
         "multi",
         {"storage": {"mode": "bind", "paths": {k: v for k, v in BIND_PATHS.items() if k != "pegasusdata"}}},
-        ["wipp:storage.paths", "pegasusdata"],
+        ["wipp:storage.paths.pegasusdata is missing", "an absolute folder path"],
     ),
     (
         "bind-relative-path",
@@ -110,7 +114,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         "bind-same-path-twice",
         "multi",
         {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "wippdata": "/srv/w/db"}}},
-        ["wipp:storage.paths", "four different folders"],
+        ["wipp:storage.paths.wippdata = '/srv/w/db'", "four different folders ('/srv/w/db' repeats)"],
     ),
     (
         "volume-names-not-object",
@@ -122,23 +126,28 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         "volume-name-unknown-key",
         "single",
         {"storage": {"mode": "volume", "names": {"logs": "v"}}},
-        ["wipp:storage.names.logs"],
+        ["wipp:storage.names.logs is not a key", "known keys here: wippdb, wippdata, pegasusdb, pegasusdata"],
     ),
-    ("unknown-storage-mode", "single", {"storage": {"mode": "nfs"}}, ["wipp:storage", "{mode: volume}"]),
+    (
+        "unknown-storage-mode",
+        "single",
+        {"storage": {"mode": "nfs"}},
+        ["wipp:storage.mode = 'nfs'", "{mode: volume}"],
+    ),
     (
         "volumes-on-several-hosts",
         "multi",
         {"storage": {"mode": "volume"}},
-        ["wipp:storage.mode", "'volume'", "bind with shared folders", "3 hosts"],
+        ['wipp:storage = {"mode": "volume"', "bind with shared folders", "3 hosts"],
     ),
-    ("web-port-zero", "single", {"webPort": 0}, ["wipp:webPort", "1 to 65535"]),
+    ("web-port-zero", "single", {"webPort": 0}, ["wipp:webPort = '0'", "1 to 65535"]),
     ("web-port-too-high", "single", {"webPort": 70000}, ["wipp:webPort", "70000", "1 to 65535"]),
-    ("dashboard-port-text", "single", {"dashboardPort": "https"}, ["wipp:dashboardPort", "'https'"]),
+    ("dashboard-port-text", "single", {"dashboardPort": "https"}, ["wipp:dashboardPort", "'https'", "TCP port number"]),
     (
         "ssh-port-out-of-range",
         "multi",
         {"hosts": [{"name": "m", "address": "10.0.0.1", "role": "manager", "sshPort": 65536}]},
-        ["wipp:hosts[0].sshPort", "65536"],
+        ["wipp:hosts[0].sshPort", "65536", "1 to 65535"],
     ),
     (
         "web-equals-dashboard",
@@ -160,9 +169,14 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         "cidr-prefix-too-long",
         "single",
         {"allowedSources": ["10.0.0.0/33"]},
-        ["wipp:allowedSources[0]", "'10.0.0.0/33'"],
+        ["wipp:allowedSources[0]", "'10.0.0.0/33'", "a CIDR with a prefix length"],
     ),
-    ("cidr-without-prefix", "single", {"allowedSources": ["10.0.0.5"]}, ["wipp:allowedSources[0]", "prefix length"]),
+    (
+        "cidr-without-prefix",
+        "single",
+        {"allowedSources": ["10.0.0.5"]},
+        ["wipp:allowedSources[0] = '10.0.0.5'", "prefix length"],
+    ),
     (
         "sources-without-firewall",
         "single",
@@ -193,7 +207,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         "bind-path-root",
         "multi",
         {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "pegasusdb": "/"}}},
-        ["wipp:storage.paths.pegasusdb", "'/'"],
+        ["wipp:storage.paths.pegasusdb", "'/'", "an absolute folder path of letters"],
     ),
     (
         "bind-path-nested",
@@ -208,14 +222,24 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         ["wipp:sshPrivateKey is missing", "wipp-manager", "pulumi config set --secret"],
     ),
     ("version-empty", "single", {"version": ""}, ["wipp:version", "''", "image tag"]),
-    ("version-with-space", "single", {"version": "2.2 .0"}, ["wipp:version", "'2.2 .0'"]),
-    ("version-with-colon", "single", {"version": "2.2.0:latest"}, ["wipp:version", "image tag"]),
-    ("mongo-image-bad", "single", {"mongoImage": "Mongo::3.4"}, ["wipp:mongoImage", "'Mongo::3.4'"]),
-    ("network-name", "single", {"network": "wipp net"}, ["wipp:network", "'wipp net'"]),
+    ("version-with-space", "single", {"version": "2.2 .0"}, ["wipp:version", "'2.2 .0'", "image tag"]),
+    ("version-with-colon", "single", {"version": "2.2.0:latest"}, ["wipp:version = '2.2.0:latest'", "image tag"]),
+    ("mongo-image-bad", "single", {"mongoImage": "Mongo::3.4"}, ["wipp:mongoImage", "'Mongo::3.4'", "image reference"]),
+    ("network-name", "single", {"network": "wipp net"}, ["wipp:network", "'wipp net'", "swarm network name"]),
     ("boolean", "single", {"manageFirewall": "yes"}, ["wipp:manageFirewall", "'yes'", "true or false"]),
     ("converge-interval", "single", {"convergeInterval": "5"}, ["wipp:convergeInterval", "'5'", "duration"]),
-    ("converge-timeout-zero", "single", {"convergeTimeout": "0s"}, ["wipp:convergeTimeout", "'0s'"]),
-    ("service-args-unknown-service", "single", {"serviceArgs": {"web": ["x"]}}, ["wipp:serviceArgs.web", "mongodb"]),
+    (
+        "converge-timeout-zero",
+        "single",
+        {"convergeTimeout": "0s"},
+        ["wipp:convergeTimeout", "'0s'", "positive duration"],
+    ),
+    (
+        "service-args-unknown-service",
+        "single",
+        {"serviceArgs": {"web": ["x"]}},
+        ["wipp:serviceArgs.web is not a key", "known keys here: mongodb"],
+    ),
     (
         "service-args-not-list",
         "single",
@@ -226,7 +250,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         "service-args-bad-placeholder",
         "single",
         {"serviceArgs": {"exec": ["-e", "{manager}"]}},
-        ["wipp:serviceArgs.exec", "{master}"],
+        ["wipp:serviceArgs.exec", "{manager}", "placeholders among {master}"],
     ),
     (
         "service-args-lone-brace",
@@ -234,18 +258,43 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         {"serviceArgs": {"master": ["-m", "{"]}},
         ["wipp:serviceArgs.master", "literal brace"],
     ),
-    ("service-args-positional", "single", {"serviceArgs": {"master": ["{0}"]}}, ["wipp:serviceArgs.master"]),
+    (
+        "service-args-positional",
+        "single",
+        {"serviceArgs": {"master": ["{0}"]}},
+        ["wipp:serviceArgs.master", '["{0}"]', "placeholders among"],
+    ),
     (
         "mount-target-relative",
         "single",
         {"mountTargets": {"wippdb": "data/db"}},
         ["wipp:mountTargets.wippdb", "'data/db'", "absolute path"],
     ),
-    ("mount-target-unknown", "single", {"mountTargets": {"logs": "/logs"}}, ["wipp:mountTargets.logs"]),
-    ("container-port-unknown", "single", {"containerPorts": {"api": 9000}}, ["wipp:containerPorts.api"]),
-    ("container-port-range", "single", {"containerPorts": {"web": 0}}, ["wipp:containerPorts.web", "1 to 65535"]),
-    ("docker-host", "single", {"dockerHost": "/var/run/docker.sock"}, ["wipp:dockerHost", "unix:///"]),
-    ("missing-default", "single", {"version": DELETE}, ["wipp:version is missing", "Pulumi.yaml"]),
+    (
+        "mount-target-unknown",
+        "single",
+        {"mountTargets": {"logs": "/logs"}},
+        ["wipp:mountTargets.logs is not a key", "known keys here: wippdb"],
+    ),
+    (
+        "container-port-unknown",
+        "single",
+        {"containerPorts": {"api": 9000}},
+        ["wipp:containerPorts.api is not a key", "known keys here: web, dashboard"],
+    ),
+    ("container-port-range", "single", {"containerPorts": {"web": 0}}, ["wipp:containerPorts.web = 0", "1 to 65535"]),
+    (
+        "docker-host",
+        "single",
+        {"dockerHost": "/var/run/docker.sock"},
+        ["wipp:dockerHost = '/var/run/docker.sock'", "unix:///"],
+    ),
+    (
+        "missing-default",
+        "single",
+        {"version": DELETE},
+        ["wipp:version is missing", "image tag", "Pulumi.yaml"],
+    ),
     (
         "host-key-garbage",
         "multi",
@@ -260,7 +309,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
                 {"name": "m", "address": "10.0.0.1", "role": "manager", "hostKey": "ssh-rsa " + fake_host_key("x")[12:]}
             ]
         },
-        ["wipp:hosts[0].hostKey", "ssh-keyscan"],
+        ["wipp:hosts[0].hostKey", "ssh-keyscan", "the key's data is not an ssh-rsa key"],
     ),
 ]
 
@@ -270,7 +319,7 @@ def test_remote_hosts_without_a_host_key_are_refused_unless_the_user_opts_out() 
         run_program("multi", fill_host_keys=False)
     message = str(error.value)
     assert "wipp:hosts[0].hostKey is missing" in message and "wipp-manager" in message
-    assert "ssh-keyscan -t ed25519 -p 22 192.0.2.10" in message and "wipp:allowUnknownHostKeys true" in message
+    assert "ssh-keyscan -t ed25519 -p 22 10.20.0.10" in message and "wipp:allowUnknownHostKeys true" in message
     opted_out = run_program("multi", {"allowUnknownHostKeys": True}, fill_host_keys=False)
     assert all("hostKey" not in c.inputs["connection"] for c in opted_out.of_type("command:remote:Command"))
     # A local host needs none.
@@ -297,7 +346,7 @@ def test_bad_value_fails_before_any_resource_is_registered() -> None:
     assert len(run_program("multi").resources) > 10
 
 
-@pytest.mark.parametrize("memory", ["4G", "4g", "512m", "512M", "1048576k", "64K", "16G"])
+@pytest.mark.parametrize("memory", ["4G", "4g", "512m", "512M", "1048576k", "6144K", "6m", "16G"])
 def test_good_memory_sizes_reach_the_executor(memory: str) -> None:
     exec_args = run_program("single", {"memory": memory}).named("exec").inputs["taskSpec"]["containerSpec"]["args"]
     assert exec_args == ["-e", "master", memory]
@@ -306,10 +355,10 @@ def test_good_memory_sizes_reach_the_executor(memory: str) -> None:
 def test_host_names_are_accepted_and_not_checked_against_cidrs() -> None:
     hosts = [
         {"name": "m1", "address": "manager.lab.example", "role": "manager", "sshUser": "admin", "sshPort": 2222},
-        {"name": "w1", "address": "192.0.2.99", "role": "worker"},
+        {"name": "w1", "address": "10.20.0.99", "role": "worker"},
     ]
     deployment = run_program("multi", {"hosts": hosts})
-    assert [n["address"] for n in deployment.outputs["nodes"]] == ["manager.lab.example", "192.0.2.99"]
+    assert [n["address"] for n in deployment.outputs["nodes"]] == ["manager.lab.example", "10.20.0.99"]
 
 
 def test_cidr_with_host_bits_is_normalised_to_its_network() -> None:
@@ -324,8 +373,20 @@ def test_stack_files_declare_what_the_issue_asks() -> None:
     multi = stack_config("multi")
     roles = [h["role"] for h in multi["wipp:hosts"]]
     assert roles == ["manager", "worker", "worker"]
-    assert all(h["address"].startswith("192.0.2.") for h in multi["wipp:hosts"])
     assert {p.rsplit("/", 1)[0] for p in multi["wipp:storage"]["paths"].values()} == {"/mnt/wipp-shared"}
+
+
+def test_the_shipped_multi_stack_is_refused_until_its_placeholder_addresses_are_replaced() -> None:
+    shipped = yaml.safe_load((REPO / "Pulumi.multi.yaml").read_text())["config"]
+    assert all(h["address"].startswith("192.0.2.") for h in shipped["wipp:hosts"])
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("multi", {"hosts": shipped["wipp:hosts"], "allowedSources": shipped["wipp:allowedSources"]})
+    message = str(error.value)
+    assert message.startswith("4 mistakes")  # three hosts and the allowed sources
+    for path in ("hosts[0].address = '192.0.2.10'", "hosts[2].address = '192.0.2.12'", "allowedSources[0]"):
+        assert f"wipp:{path}" in message
+    assert message.count("documentation addresses (RFC 5737)") == 4
+    assert "set the real addresses of the hosts" in message
 
 
 @pytest.mark.parametrize(
@@ -380,7 +441,7 @@ def test_every_mistake_is_reported_at_once() -> None:
     [
         (
             {"storage": {"mode": "volume", "names": {"wippdb": "shared", "wippdata": "shared"}}},
-            ["wipp:storage.names", "a different volume for each storage key"],
+            ["wipp:storage.names.wippdata = 'shared'", "a volume of its own ('shared' repeats)"],
         ),
         (
             {"serviceArgs": {"master": ["{master.x}"]}},
@@ -400,17 +461,18 @@ def test_mistakes_that_used_to_pass_or_crash(overrides: dict[str, Any], expected
 def test_a_loopback_address_is_refused_when_other_hosts_must_reach_it() -> None:
     hosts = [
         {"name": "m", "address": "127.0.0.1", "role": "manager", "local": True},
-        {"name": "w", "address": "192.0.2.11", "role": "worker"},
+        {"name": "w", "address": "10.20.0.11", "role": "worker"},
     ]
     with pytest.raises(pulumi.RunError) as error:
         run_program("multi", {"hosts": hosts})
     assert "wipp:hosts[0].address = '127.0.0.1'" in str(error.value) and "loopback" in str(error.value)
 
 
-@pytest.mark.parametrize("duration", ["1m30s", "500ms", "2h", "45s"])
-def test_go_durations_reach_the_services(duration: str) -> None:
-    mongodb = run_program("single", {"convergeTimeout": duration}).named("mongodb")
-    assert mongodb.inputs["convergeConfig"]["timeout"] == duration
+@pytest.mark.parametrize(("duration", "seconds"), [("1m30s", "90"), ("500ms", "1"), ("2h", "7200"), ("45s", "45")])
+def test_go_durations_reach_the_services(duration: str, seconds: str) -> None:
+    overrides = {"convergeInterval": "100ms", "convergeTimeout": duration}
+    wait = run_program("single", overrides).named("mongodb-running").inputs["create"]
+    assert script_variables(wait)["TIMEOUT_S"] == seconds
 
 
 def test_checks_within_a_key_come_with_every_other_mistake() -> None:
@@ -426,9 +488,9 @@ def test_checks_within_a_key_come_with_every_other_mistake() -> None:
     assert message.startswith("4 mistakes")
     for text in (
         "wipp:memory = 'lots'",
-        "wipp:webPort = '2377' is invalid: expected a port not used by Docker Swarm",
+        "wipp:webPort = 2377 is invalid: expected a port not used by Docker Swarm",
         "'m1' repeats",
-        "a different volume for each storage key",
+        "a volume of its own ('same' repeats)",
     ):
         assert text in message
 
@@ -456,3 +518,187 @@ def test_checks_between_keys_come_with_the_keys_own_mistakes() -> None:
     ):
         assert text in message
     assert message.startswith("6 mistakes")
+
+
+# Every kind of string the stack file holds, as (key path in the error, overrides putting `text` there).
+STRING_FIELDS: list[tuple[str, Any]] = [
+    ("version", lambda text: {"version": text}),
+    ("mongoImage", lambda text: {"mongoImage": text}),
+    ("memory", lambda text: {"memory": text}),
+    ("network", lambda text: {"network": text}),
+    ("publishMode", lambda text: {"publishMode": text}),
+    ("endpointMode", lambda text: {"endpointMode": text}),
+    ("convergeInterval", lambda text: {"convergeInterval": text}),
+    ("convergeTimeout", lambda text: {"convergeTimeout": text}),
+    ("dockerHost", lambda text: {"dockerHost": text}),
+    ("bindAddress", lambda text: {"bindAddress": text}),
+    ("manageFirewall", lambda text: {"manageFirewall": text}),
+    ("webPort", lambda text: {"webPort": text}),
+    ("allowedSources[0]", lambda text: {"allowedSources": [text]}),
+    ("hosts[0].name", lambda text: {"hosts": [{**MANAGER, "name": text}]}),
+    ("hosts[0].address", lambda text: {"hosts": [{**MANAGER, "address": text}]}),
+    ("hosts[0].role", lambda text: {"hosts": [{**MANAGER, "role": text}]}),
+    ("hosts[0].sshUser", lambda text: {"hosts": [{**MANAGER, "sshUser": text}]}),
+    ("hosts[0].hostKey", lambda text: {"hosts": [{**MANAGER, "hostKey": text}]}),
+    ("storage.mode", lambda text: {"storage": {"mode": text}}),
+    ("storage.names.wippdb", lambda text: {"storage": {"mode": "volume", "names": {"wippdb": text}}}),
+    ("storage.paths.wippdb", lambda text: {"storage": {"mode": "bind", "paths": {**BIND_PATHS, "wippdb": text}}}),
+    ("serviceArgs.exec[1]", lambda text: {"serviceArgs": {"exec": ["-e", text]}}),
+    ("mountTargets.wippdb", lambda text: {"mountTargets": {"wippdb": text}}),
+]
+# A value of each field's form, so the control character is the only thing wrong.
+GOOD_TEXT = {
+    "version": "2.2.0", "mongoImage": "mongo:3.4", "memory": "4G", "network": "wippnet", "publishMode": "ingress",
+    "endpointMode": "vip", "convergeInterval": "1s", "convergeTimeout": "20m", "dockerHost": "unix:///run/d.sock",
+    "bindAddress": "127.0.0.1", "manageFirewall": "true", "webPort": "18080", "allowedSources[0]": "10.0.0.0/24",
+    "hosts[0].name": "m1", "hosts[0].address": "10.0.0.1", "hosts[0].role": "manager", "hosts[0].sshUser": "ubuntu",
+    "hosts[0].hostKey": fake_host_key("10.0.0.1"), "storage.mode": "volume", "storage.names.wippdb": "wippdbvolume",
+    "storage.paths.wippdb": "/srv/w/db", "serviceArgs.exec[1]": "{master}", "mountTargets.wippdb": "/data/db",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("control", ["\n", "\r", "\t", "\x00", "\x1b", "\u2028"], ids=repr)
+@pytest.mark.parametrize("path, overrides", STRING_FIELDS, ids=[path for path, _ in STRING_FIELDS])
+def test_no_string_takes_a_trailing_newline_or_any_control_character(path: str, overrides: Any, control: str) -> None:
+    good = GOOD_TEXT[path]
+    run_program("single", overrides(good))  # the same value without the control character is accepted
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", overrides(good + control))
+    message = str(error.value)
+    assert f"wipp:{path} = {good + control!r} is invalid: expected " in message
+    assert f"(no control character such as {control!r})" in message
+
+
+DOCUMENTATION_ADDRESSES = "documentation addresses (RFC 5737)"
+# (test id, stack, overrides, text the error must contain): the checks between keys and Docker's own rules.
+REFUSED_BY_DOCKER_OR_ANOTHER_KEY: list[tuple[str, str, dict[str, Any], list[str]]] = [
+    *[
+        (f"host-address-{address}", "multi", {"hosts": [{"name": "m", "address": address, "role": "manager"}]},
+         [f"wipp:hosts[0].address = '{address}'", DOCUMENTATION_ADDRESSES, "set the real addresses of the hosts"])
+        for address in ("192.0.2.10", "198.51.100.7", "203.0.113.254")
+    ],
+    *[
+        (f"allowed-source-{cidr}", "single", {"allowedSources": ["10.0.0.0/8", cidr]},
+         [f"wipp:allowedSources[1] = '{cidr}'", f"overlaps {overlapped}", "set the real addresses of the hosts"])
+        for cidr, overlapped in (("192.0.2.128/25", "192.0.2.0/24"), ("198.51.0.0/16", "198.51.100.0/24"),
+                                 ("203.0.113.9/32", "203.0.113.0/24"))
+    ],
+    ("bind-address-documentation", "personal", {"bindAddress": "192.0.2.1"},
+     ["wipp:bindAddress = '192.0.2.1'", DOCUMENTATION_ADDRESSES]),
+    *[
+        (f"host-address-{address}", "single", {"hosts": [{**MANAGER, "address": address}]},
+         [f"wipp:hosts[0].address = '{address}'", "the address of one host", "swarm init refuses it"])
+        for address in ("0.0.0.0", "224.0.0.1", "255.255.255.255")
+    ],
+    *[
+        (f"network-reserved-{name}", "single", {"network": name},
+         [f"wipp:network = '{name}'", f"Docker keeps '{name}' for itself"])
+        for name in ("bridge", "host", "none", "default", "ingress", "docker_gwbridge")
+    ],
+    *[
+        (f"network-swarm-refuses-{index}", "single", {"network": name},
+         [f"wipp:network = '{name}'", "a swarm network name: up to 63 letters and digits"])
+        for index, name in enumerate(["wipp.net", "wippnet-", "_wippnet", "w" * 64])
+    ],
+    *[
+        (f"volume-name-{index}", "single", {"storage": {"mode": "volume", "names": {"pegasusdb": name}}},
+         [f"wipp:storage.names.pegasusdb = '{name}'", "a Docker volume name: 2 to 255"])
+        for index, name in enumerate(["v", "-vol", "vol/x", "v" * 256])
+    ],
+    *[
+        (f"memory-below-docker-{size}", "single", {"memory": size},
+         [f"wipp:memory = '{size}'", "a size from 6m, the least memory Docker gives a container"])
+        for size in ("5m", "6143k", "64K", "8589934592G")
+    ],
+    *[
+        (f"web-port-{port}", "single", {"webPort": port}, ["wipp:webPort", "a TCP port number from 1 to 65535"])
+        for port in ("08080", True, "true", 8080.0, " 8080", "+8080")
+    ],
+    *[
+        (f"flag-{flag}", "single", {"strictPreflight": flag}, ["wipp:strictPreflight", "true or false"])
+        for flag in ("yes", "1", "on", 1)
+    ],
+    ("published-port-is-ssh", "multi", {"webPort": 22},
+     ["wipp:webPort = 22", "a port other than wipp-manager's SSH port (22)", "takes SSH from the host"]),
+    ("dashboard-port-is-a-workers-ssh", "multi",
+     {"hosts": [{"name": "m", "address": "10.0.0.1", "role": "manager"},
+                {"name": "w", "address": "10.0.0.2", "role": "worker", "sshPort": 2222}], "dashboardPort": 2222},
+     ["wipp:dashboardPort = 2222", "a port other than w's SSH port (2222)"]),
+    ("dashboard-port-is-swarm-gossip", "single", {"dashboardPort": 7946},
+     ["wipp:dashboardPort = 7946", "a port not used by Docker Swarm (7946 is swarm gossip)"]),
+    ("web-port-is-vxlan", "single", {"webPort": 4789}, ["wipp:webPort = 4789", "4789 is overlay VXLAN"]),
+    ("duplicate-dns-name-any-case", "multi",
+     {"hosts": [{"name": "m", "address": "m.lab.example", "role": "manager"},
+                {"name": "w", "address": "M.Lab.Example", "role": "worker"}]},
+     ["wipp:hosts[1].address = 'M.Lab.Example'", "a unique address per host"]),
+    ("names-with-bind", "multi", {"storage": {"mode": "bind", "paths": BIND_PATHS, "names": {"wippdb": "db"}}},
+     ["wipp:storage.names", "no names with mode: bind"]),
+    ("paths-with-volume", "single", {"storage": {"mode": "volume", "paths": BIND_PATHS}},
+     ["wipp:storage.paths", "no folders with mode: volume"]),
+    ("mount-targets-same-in-one-service", "single", {"mountTargets": {"pegasusdb": "/data/WIPP"}},
+     ["wipp:mountTargets.pegasusdb = '/data/WIPP'", "a target no other mount of the service has"]),
+    *[
+        (f"mount-target-root-{index}", "single", {"mountTargets": {"wippdb": target}},
+         [f"wipp:mountTargets.wippdb = '{target}'", "an absolute path in the container other than /"])
+        for index, target in enumerate(["/", "//", "/."])
+    ],
+    ("container-ports-equal", "single", {"containerPorts": {"web": 5005}},
+     ["wipp:containerPorts.dashboard = 5005", "its own port (5005 repeats)"]),
+    ("converge-timeout-not-longer", "single", {"convergeInterval": "30s", "convergeTimeout": "30s"},
+     ["wipp:convergeTimeout = '30s'", "longer than wipp:convergeInterval (30s)"]),
+    ("converge-timeout-past-go", "single", {"convergeTimeout": "2562048h"},  # Go's durations: int64 nanoseconds
+     ["wipp:convergeTimeout = '2562048h'", "a positive duration of whole numbers"]),
+    ("image-uppercase-repository", "single", {"mongoImage": "library/Mongo:3.4"},
+     ["wipp:mongoImage = 'library/Mongo:3.4'", "image reference"]),
+    ("image-name-too-long", "single", {"mongoImage": "a" * 256 + ":3.4"}, ["wipp:mongoImage", "image reference"]),
+    ("version-too-long", "single", {"version": "v" * 129}, ["wipp:version", "up to 128"]),
+    ("host-name-too-long", "single", {"hosts": [{**MANAGER, "name": "h" * 64}]}, ["wipp:hosts[0].name", "a name of"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "stack, overrides, expected",
+    [
+        pytest.param(stack, ov, expected, id=test_id)
+        for test_id, stack, ov, expected in REFUSED_BY_DOCKER_OR_ANOTHER_KEY
+    ],
+)
+def test_what_docker_or_another_key_refuses_is_refused_at_preview(
+    stack: str, overrides: dict[str, Any], expected: list[str]
+) -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program(stack, overrides)
+    for text in expected:
+        assert text in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"mongoImage": "registry.example.com:5000/team/mongo:3.4"},
+        {"mongoImage": "Registry.Example.com/mongo__db/mongo--x@sha256:" + "a" * 64},
+        {"network": "wipp_net-2"},
+        {"storage": {"mode": "volume", "names": {"wippdb": "db"}}},
+        {"webPort": 8443, "publishMode": "host", "endpointMode": "dnsrr"},
+        {"hosts": [{**MANAGER, "address": "manager.lab.example"}]},
+    ],
+)
+def test_values_docker_takes_are_accepted(overrides: dict[str, Any]) -> None:
+    assert run_program("single", overrides).resources
+
+
+def test_a_missing_host_key_does_not_hide_the_checks_that_read_the_hosts() -> None:
+    hosts = [MANAGER, {"name": "w1", "address": "10.0.0.9", "role": "worker"}]
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", {"hosts": hosts, "bindAddress": "127.0.0.1"}, fill_host_keys=False)
+    message = str(error.value)
+    assert "wipp:hosts[1].hostKey is missing" in message and "ssh-keyscan -t ed25519 -p 22 10.0.0.9" in message
+    assert "wipp:sshPrivateKey is missing" in message and "reached over SSH" in message
+    assert "wipp:storage = " in message and "bind with shared folders" in message
+    assert "wipp:bindAddress = '127.0.0.1'" in message and "one address binds the ports on one machine" in message
+
+
+def test_every_key_of_the_model_is_in_the_readme_configuration_reference() -> None:
+    reference = (REPO / "README.md").read_text().split("## Configuration reference")[1].split("\n## ")[0]
+    documented = set(re.findall(r"^\| `([A-Za-z]+)` \|", reference, re.MULTILINE))
+    assert documented == {field.alias for field in Settings.model_fields.values()}

@@ -7,7 +7,7 @@ from harness import run_program
 
 def test_overlay_network_is_attachable_and_named_from_config() -> None:
     deployment = run_program("single", {"network": "labnet"})
-    network = deployment.named("network-overlay")
+    network = deployment.named("network-labnet")  # named after the network: a rename is a new resource
     assert network.type == "docker:index/network:Network"
     assert network.inputs["name"] == "labnet"
     assert network.inputs["driver"] == "overlay"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pulumi
 import pytest
-from harness import run_program
+from harness import assert_mentions, run_program
+
+from components.wipp import STORAGE_KEYS
 
 
 def test_personal_stack_binds_the_web_ports_to_localhost_and_changes_no_firewall() -> None:
@@ -22,7 +24,7 @@ def test_personal_stack_binds_the_web_ports_to_localhost_and_changes_no_firewall
     assert wipp.inputs["restart"] == "unless-stopped" and wipp.inputs["mustRun"] is True
     assert wipp.inputs["command"] == ["master", "mongodb"]
     # The order holds: master before the container, the container before exec.
-    assert deployment.named("master").urn in wipp.dependencies
+    assert deployment.named("master-running").urn in wipp.dependencies
     assert wipp.urn in deployment.named("exec").dependencies
     assert not deployment.of_type("wipp:firewall:HostFirewall")
     assert not deployment.of_type("command:remote:Command")
@@ -44,12 +46,12 @@ def test_every_address_is_a_swarm_service_again() -> None:
         (
             {
                 "hosts": [
-                    {"name": "a", "address": "192.0.2.1", "role": "manager", "local": True},
-                    {"name": "b", "address": "192.0.2.2", "role": "worker", "sshUser": "u"},
+                    {"name": "a", "address": "10.20.0.1", "role": "manager", "local": True},
+                    {"name": "b", "address": "10.20.0.2", "role": "worker", "sshUser": "u"},
                 ],
                 "storage": {
                     "mode": "bind",
-                    "paths": {k: f"/srv/w/{k}" for k in ("wippdb", "wippdata", "pegasusdb", "pegasusdata")},
+                    "paths": {k: f"/srv/w/{k}" for k in STORAGE_KEYS},
                 },
                 "sshPrivateKey": "key",
             },
@@ -60,5 +62,4 @@ def test_every_address_is_a_swarm_service_again() -> None:
 def test_a_bind_address_is_one_machines(overrides: dict[str, object], expected: list[str]) -> None:
     with pytest.raises(pulumi.RunError) as error:
         run_program("personal", overrides)
-    for text in expected:
-        assert text in str(error.value)
+    assert_mentions(str(error.value), expected)

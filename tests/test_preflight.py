@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import re
 
-from harness import run_program
+from harness import PREFLIGHT_FINDINGS, run_program, script_variables
 
-
-def _variable(script: str, name: str) -> str:
-    match = re.search(rf"^{name}=(.*)$", script, re.M)
-    assert match, f"{name} not set"
-    return match.group(1).strip("'")
+from components.scripts import SCRIPTS_DIR
 
 
 def test_every_host_is_checked_before_anything_changes_on_it() -> None:
@@ -32,19 +28,31 @@ def test_every_host_is_checked_before_anything_changes_on_it() -> None:
 
 def test_what_each_host_is_checked_for() -> None:
     deployment = run_program("multi", {"publishMode": "host", "endpointMode": "dnsrr", "strictPreflight": True})
-    manager = deployment.named("preflight-wipp-manager").inputs["create"]
-    worker = deployment.named("preflight-wipp-worker-1").inputs["create"]
-    assert _variable(manager, "POSITION") == "first-manager" and _variable(worker, "POSITION") == "joining"
-    assert _variable(manager, "PORTS") == "18080 15005" and _variable(worker, "PORTS") == ""  # host mode
-    assert _variable(worker, "MANAGER_ADDR") == "192.0.2.10"
-    assert _variable(worker, "MIN_MEMORY_MB") == str(int(8 * 1024 * 0.9))  # NIST: 8 GB per host
-    assert _variable(worker, "MIN_DISK_GB") == "50" and _variable(worker, "STRICT") == "true"
-    assert _variable(worker, "NEED_UFW") == "true"
-    single = run_program("single", {"manageFirewall": False}).named("preflight-wipp-host").inputs["create"]
-    assert _variable(single, "MIN_MEMORY_MB") == str(int(16 * 1024 * 0.9))  # NIST: 16 GB for one host
-    assert _variable(single, "NEED_UFW") == "false" and _variable(single, "STRICT") == "false"
+    manager = script_variables(deployment.named("preflight-wipp-manager").inputs["create"])
+    worker = script_variables(deployment.named("preflight-wipp-worker-1").inputs["create"])
+    assert manager["POSITION"] == "first-manager" and worker["POSITION"] == "joining"
+    assert manager["PORTS"] == "18080 15005" and worker["PORTS"] == ""  # host mode
+    assert worker["MANAGER_ADDR"] == "10.20.0.10" and worker["HOST_NAME"] == "wipp-worker-1"
+    assert worker["MIN_MEMORY_MB"] == str(int(8 * 1024 * 0.9))  # NIST: 8 GB per host
+    assert worker["MIN_DISK_GB"] == "50" and worker["STRICT"] == "true"
+    assert worker["NEED_UFW"] == "true"
+    single = script_variables(
+        run_program("single", {"manageFirewall": False}).named("preflight-wipp-host").inputs["create"]
+    )
+    assert single["MIN_MEMORY_MB"] == str(int(16 * 1024 * 0.9))  # NIST: 16 GB for one host
+    assert single["NEED_UFW"] == "false" and single["STRICT"] == "false"
+
+
+def test_the_mocked_findings_have_the_scripts_form() -> None:
+    """The mocks print what preflight.sh prints: its JSON line's keys, in its order."""
+    script = (SCRIPTS_DIR / "preflight.sh").read_text()
+    printed = script[script.rindex("printf '{") :].split("\n")[0]
+    assert re.findall(r'"(\w+)": ', printed) == list(PREFLIGHT_FINDINGS)
 
 
 def test_the_findings_are_exported_per_host() -> None:
     outputs = run_program("multi").outputs
-    assert set(outputs["preflight"]) == {"wipp-manager", "wipp-worker-1", "wipp-worker-2"}
+    assert outputs["preflight"] == {
+        host: PREFLIGHT_FINDINGS for host in ("wipp-manager", "wipp-worker-1", "wipp-worker-2")
+    }
+    assert run_program("single").outputs["preflight"] == {"wipp-host": PREFLIGHT_FINDINGS}

@@ -10,16 +10,17 @@ import pytest
 from harness import FAKE_SSH_KEY, run_program
 
 from components import firewall, network, services, storage, swarm
+from components.wipp import SERVICE_NAMES
 
 
 @pytest.mark.parametrize("stack", ["single", "multi"])
 def test_outputs(stack: str) -> None:
     deployment = run_program(stack)
-    address = "127.0.0.1" if stack == "single" else "192.0.2.10"
+    address = "127.0.0.1" if stack == "single" else "10.20.0.10"
     assert deployment.outputs["webUrl"] == f"http://{address}:18080"
     assert deployment.outputs["dashboardUrl"] == f"https://{address}:15005"
     assert deployment.outputs["managerAddress"] == address
-    assert deployment.outputs["services"] == {s: s for s in ("mongodb", "master", "wipp", "exec")}
+    assert deployment.outputs["services"] == {s: s for s in SERVICE_NAMES}
     assert deployment.outputs["images"]["exec"] == "wipp/wipp_executor:2.2.0"
     assert len(deployment.outputs["nodes"]) == (1 if stack == "single" else 3)
 

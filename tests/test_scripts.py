@@ -1,17 +1,22 @@
-"""Host scripts: valid POSIX shell, strict mode, and safely quoted inputs."""
+"""Host scripts: valid POSIX shell, strict mode that stops them, safely quoted inputs, and the
+shared-folder script run for real, as root and as a user with sudo -n, inside a sandbox
+(sandbox.py) where a broken guard could not reach the machine's folders."""
 
 from __future__ import annotations
 
-import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from subprocess import CompletedProcess
 
 import pytest
+from harness import run_program
+from prerequisites import require_root
+from sandbox import SYSTEM_FOLDERS, USER, Sandbox, readme_sudo_commands
 
 from components.scripts import SCRIPTS_DIR, render
 
 SCRIPTS = sorted(p.name for p in SCRIPTS_DIR.glob("*.sh"))
+SHARED = "/srv/wipp-shared"  # on the sandbox's tmpfs
 
 
 def test_every_script_is_shipped() -> None:
@@ -19,6 +24,7 @@ def test_every_script_is_shipped() -> None:
         "firewall-published-ports.sh",
         "firewall-swarm-ports.sh",
         "preflight.sh",
+        "service-running.sh",
         "shared-folders.sh",
         "swarm-init.sh",
         "swarm-join.sh",
@@ -29,109 +35,231 @@ def test_every_script_is_shipped() -> None:
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_scripts_parse_and_run_in_strict_mode(script: str) -> None:
-    text = (SCRIPTS_DIR / script).read_text()
-    assert "\nset -eu\n" in text
+def test_scripts_parse(script: str) -> None:
     parsed = subprocess.run(["sh", "-n", "-c", render(script, X="1")], capture_output=True, text=True)
     assert parsed.returncode == 0, parsed.stderr
 
 
-def test_values_reach_the_script_exactly_as_given() -> None:
-    tricky = "a b'c\"d $(touch /tmp/wipp-should-not-exist) `x` ;|&"
+# -- strict mode, run for real --------------------------------------------------------------
+# Stand-ins for every command that changes something: each records its arguments and changes
+# nothing. `docker info` answers as STUB_STATE says; iptables has no rule yet.
+STUB = """#!/bin/sh
+printf '%s %s\\n' "${0##*/}" "$*" >> "$STUB_LOG"
+case "${0##*/} $*" in
+    "docker info --format {{.Swarm.LocalNodeState}}") echo "$STUB_STATE" ;;
+    "docker info --format {{.Swarm.ControlAvailable}}") echo true ;;
+    "docker info"*) echo stub ;;
+    tee*) cat >/dev/null ;;
+    "iptables -w -C"* | "ip6tables -w -C"*) exit 1 ;;  # no such rule yet
+esac
+"""
+STUBBED = ("docker", "ufw", "iptables", "ip6tables", "ss", "systemctl", "mkdir", "tee", "chown", "chmod", "rm")
+
+# script -> (where the program renders it, the variable left unset, docker's swarm state,
+#            what the script does without `set -u`: a command that changes something, or "exit 0")
+UNSET = {
+    "firewall-published-ports.sh": ("firewall-wipp-host-published-ports", "SOURCES", "active", "iptables -w -I"),
+    "firewall-swarm-ports.sh": ("firewall-wipp-host-swarm-ports", "SOURCES", "active", "ufw deny"),
+    "preflight.sh": ("preflight-wipp-host", "MIN_DISK_GB", "inactive", "exit 0"),
+    "service-running.sh": ("mongodb-running", "SERVICE", "active", ""),  # changes nothing, either way
+    "shared-folders.sh": ("", "OWNER", "active", "rm -rf --"),
+    "swarm-init.sh": ("swarm-init-wipp-host", "ADVERTISE_ADDR", "inactive", ""),
+    "swarm-join.sh": ("swarm-join-worker", "MANAGER_ADDR", "inactive", "docker swarm join --token"),
+    "swarm-leave.sh": ("swarm-join-worker", "LEAVE", "active", "exit 0"),
+    "swarm-roles.sh": ("swarm-roles", "ROLES", "active", "exit 0"),
+    "swarm-token.sh": ("swarm-worker-token", "ROLE", "active", "docker swarm join-token --quiet"),
+}
+CHANGES = ("iptables -w -I", "iptables -w -D", "ufw ", "mkdir", "tee", "chown", "chmod", "rm ", "docker swarm")
+
+
+def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:
+    """The script as the program renders it, with one of its variables left unset; that variable."""
+    resource, unset, _, _ = UNSET[script]
+    if script == "shared-folders.sh":  # a folder with an empty marker: OWNER unset would match it
+        folder = tmp_path / "data"
+        folder.mkdir()
+        (folder / ".wipp-created-by").write_text("")
+        text = render(script, MODE="delete", FOLDERS=str(folder), DELETE_DATA="true", OWNER="wipp:test")
+    else:
+        hosts = [
+            {"name": "wipp-host", "address": "10.20.0.10", "role": "manager", "local": True},
+            {"name": "worker", "address": "10.20.0.11", "role": "worker"},
+        ]
+        stack = "multi" if "worker" in resource or resource == "swarm-roles" else "single"
+        overrides = {"allowedSources": ["10.0.0.0/24"], "leaveSwarmOnDestroy": True}
+        if stack == "multi":
+            overrides |= {"hosts": hosts, "manageFirewall": False, "allowedSources": []}
+        inputs = run_program(stack, overrides).named(resource).inputs
+        text = inputs["delete"] if script == "swarm-leave.sh" else inputs["create"]
+    lines = text.split("\n")
+    kept = [line for line in lines if not line.startswith(f"{unset}=")]
+    assert len(kept) == len(lines) - 1, f"{unset} is not set in {script}"
+    return "\n".join(kept), unset
+
+
+def _run_with_stubs(text: str, script: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    stubs = tmp_path / "stubs"
+    stubs.mkdir(exist_ok=True)
+    for name in STUBBED:
+        (stubs / name).write_text(STUB)
+        (stubs / name).chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.write_text("")
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "STUB_LOG": str(log), "STUB_STATE": UNSET[script][2]}
+    result = subprocess.run(
+        ["sh", "-c", text], input="SWMTKN-1-stub\n", capture_output=True, text=True, env=env, timeout=60
+    )
+    return result, log.read_text().splitlines()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_an_unset_variable_stops_the_script_before_it_changes_anything(script: str, tmp_path: Path) -> None:
+    assert "\nset -eu\n" in (SCRIPTS_DIR / script).read_text()
+    text, unset = _rendered_without(script, tmp_path)
+    result, calls = _run_with_stubs(text, script, tmp_path)
+    assert result.returncode != 0 and f"{unset}: parameter not set" in result.stderr, result.stderr
+    assert not [call for call in calls if call.startswith(CHANGES)], calls
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if UNSET[s][3]])
+def test_without_strict_mode_the_same_script_would_go_on(script: str, tmp_path: Path) -> None:
+    """The control for the test above: the strict mode is what stops these scripts."""
+    text, _ = _rendered_without(script, tmp_path)
+    variables_and_library, _, body = text.rpartition("\nset -eu\n")  # the script's own (SCRIPT_BODY has one too)
+    result, calls = _run_with_stubs(f"{variables_and_library}\nset -e\n{body}", script, tmp_path)
+    went_on = UNSET[script][3]
+    if went_on == "exit 0":
+        assert result.returncode == 0, result.stderr
+    else:
+        assert [call for call in calls if call.startswith(went_on)], calls
+
+
+def test_values_reach_the_script_exactly_as_given(tmp_path: Path) -> None:
+    canary = tmp_path / "should-not-exist"
+    tricky = f"a b'c\"d $(touch {canary}) `touch {canary}` ;|&"
     script = render("swarm-token.sh", ROLE=tricky, docker_host="unix:///tmp/x y.sock")
     prefix = script[: script.index("#!/bin/sh")]
     shown = subprocess.run(
         ["sh", "-c", prefix + 'printf "%s|%s" "$ROLE" "$DOCKER_HOST"'], capture_output=True, text=True, check=True
     )
     assert shown.stdout == f"{tricky}|unix:///tmp/x y.sock"
+    assert not canary.exists()
 
 
-def _folders(mode: str, folders: list[str], delete_data: bool = False, owner: str = "wipp:test") -> CompletedProcess:
-    script = render(
-        "shared-folders.sh",
-        MODE=mode,
-        FOLDERS="\n".join(folders),
-        DELETE_DATA=str(delete_data).lower(),
-        OWNER=owner,
+# -- the shared-folder script, in the sandbox --------------------------------------------------
+def _folders(mode: str, folders: list[str], delete_data: bool = False, owner: str = "wipp:test") -> str:
+    return render(
+        "shared-folders.sh", MODE=mode, FOLDERS="\n".join(folders), DELETE_DATA=str(delete_data).lower(), OWNER=owner
     )
-    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
 
 
-def _needs_root() -> None:
-    if os.geteuid() != 0:
-        if os.environ.get("WIPP_REQUIRE_ENGINE") == "1":
-            pytest.fail("folders owned by UID 1000 need root; .ci/run runs as root")
-        pytest.skip("creating folders owned by UID 1000 needs root")
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox whose system folders and SHARED are its own; USER may sudo -n what the README lists."""
+    with Sandbox(tmp_path, sudo=readme_sudo_commands(), guarded=[*SYSTEM_FOLDERS, SHARED]) as sandbox:
+        assert sandbox.run(f"mkdir -p {SHARED}").returncode == 0
+        yield sandbox
 
 
-def test_shared_folders_refuses_a_relative_path() -> None:
-    result = _folders("check", ["relative/db"])
+def _stat(box: Sandbox, path: str) -> str:
+    """'uid mode' of a path in the sandbox, '' when it is not there."""
+    return box.run(f"stat -c '%u %a' '{path}' 2>/dev/null || true").stdout.strip()
+
+
+def test_the_sandbox_refuses_to_start_unless_the_folders_are_its_own(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for guarded, binds in ((["/proc/sys"], {}), (["/srv/outside"], {"/srv/outside": str(outside)})):
+        with pytest.raises(AssertionError, match="sandbox not in place"):
+            with Sandbox(tmp_path / "box", guarded=guarded, binds=binds):
+                pass
+    with Sandbox(tmp_path / "box", guarded=SYSTEM_FOLDERS) as box:
+        assert {box.facts[f] for f in SYSTEM_FOLDERS} <= {"tmpfs", "overlay"}
+        made = box.run("echo sandbox > /etc/wipp-sandbox-check && cat /etc/wipp-sandbox-check")
+        assert made.stdout == "sandbox\n" and not Path("/etc/wipp-sandbox-check").exists()
+
+
+def test_shared_folders_refuses_a_relative_path(box: Sandbox) -> None:
+    result = box.run(f"cd {SHARED} && {{ {_folders('create', ['relative/db'])}\n}}")
     assert result.returncode != 0 and "not an absolute path" in result.stderr
+    assert box.run(f"ls -A {SHARED}").stdout == ""
 
 
-def test_shared_folders_create_check_keep_and_delete_what_it_made(tmp_path: Path) -> None:
-    _needs_root()
-    folders = [str(tmp_path / "db"), str(tmp_path / "data")]
-    create = _folders("create", folders)
+@pytest.mark.parametrize("user", ["root", USER])
+def test_shared_folders_create_check_keep_and_delete_what_it_made(box: Sandbox, user: str) -> None:
+    paths = [f"{SHARED}/db", f"{SHARED}/data"]
+
+    def folders(mode: str, delete_data: bool = False, owner: str = "wipp:test") -> subprocess.CompletedProcess[str]:
+        return box.run(_folders(mode, paths, delete_data, owner), user=user)
+
+    create = folders("create")
     assert create.returncode == 0, create.stderr
-    for name in ("db", "data"):
-        stat = (tmp_path / name).stat()
-        assert stat.st_uid == 1000 and stat.st_mode & 0o055 == 0o055
-        assert (tmp_path / name / ".wipp-created-by").read_text() == "wipp:test\n"
-    assert _folders("create", folders).returncode == 0  # again: nothing changes
-    assert _folders("check", folders).returncode == 0
-    keep = _folders("delete", folders)
-    assert keep.returncode == 0 and (tmp_path / "db").is_dir() and "kept" in keep.stderr
-    other_stack = _folders("delete", folders, delete_data=True, owner="wipp:other")
-    assert other_stack.returncode == 0 and (tmp_path / "db").is_dir()
+    for folder in paths:
+        uid, mode = _stat(box, folder).split()
+        assert uid == "1000" and int(mode, 8) & 0o055 == 0o055
+        assert box.run(f"cat {folder}/.wipp-created-by").stdout == "wipp:test\n"
+    assert folders("create").returncode == 0  # again: nothing changes
+    assert folders("check").returncode == 0
+    keep = folders("delete")
+    assert keep.returncode == 0 and _stat(box, paths[0]) and "kept" in keep.stderr
+    other_stack = folders("delete", delete_data=True, owner="wipp:other")
+    assert other_stack.returncode == 0 and _stat(box, paths[0])
     assert "did not create it" in other_stack.stderr
-    gone = _folders("delete", folders, delete_data=True)
+    gone = folders("delete", delete_data=True)
     assert gone.returncode == 0, gone.stderr
-    assert not (tmp_path / "db").exists() and not (tmp_path / "data").exists()
-    missing = _folders("check", folders)
+    assert not _stat(box, paths[0]) and not _stat(box, paths[1])
+    missing = folders("check")
     assert missing.returncode != 0 and "mount the shared storage first" in missing.stderr
 
 
-def test_shared_folders_never_deletes_a_folder_it_did_not_create(tmp_path: Path) -> None:
-    _needs_root()
-    earlier = tmp_path / "earlier-deployment"
-    earlier.mkdir()
-    (earlier / "images.tif").write_text("lab data")
-    target = tmp_path / "elsewhere"
-    target.mkdir()
-    (target / ".wipp-created-by").write_text("wipp:test\n")  # a marker, but reached through a link
-    link = tmp_path / "link"
-    link.symlink_to(target)
-    assert _folders("create", [str(earlier)]).returncode == 0
-    assert not (earlier / ".wipp-created-by").exists()
-    result = _folders("delete", [str(earlier), str(link)], delete_data=True)
+def test_shared_folders_never_deletes_a_folder_it_did_not_create(box: Sandbox) -> None:
+    earlier, target, link = f"{SHARED}/earlier-deployment", f"{SHARED}/elsewhere", f"{SHARED}/link"
+    box.run(f"mkdir {earlier} {target} && echo 'lab data' > {earlier}/images.tif")
+    box.run(f"echo wipp:test > {target}/.wipp-created-by && ln -s {target} {link}")  # a marker, behind a link
+    assert box.run(_folders("create", [earlier])).returncode == 0
+    assert not _stat(box, f"{earlier}/.wipp-created-by")
+    result = box.run(_folders("delete", [earlier, link], delete_data=True))
     assert result.returncode == 0, result.stderr
-    assert (earlier / "images.tif").read_text() == "lab data"
-    assert link.is_symlink() and (target / ".wipp-created-by").exists()
+    assert box.run(f"cat {earlier}/images.tif").stdout == "lab data\n"
+    assert box.run(f"test -L {link} && cat {target}/.wipp-created-by").stdout == "wipp:test\n"
 
 
 @pytest.mark.parametrize(
     "hostile",
     ["space folder", "star*", "q'uote", "semi;colon", "dollar$(id)", "../escape", "new\nline", "tab\tname"],
 )
-def test_shared_folders_refuses_hostile_names_before_touching_anything(tmp_path: Path, hostile: str) -> None:
-    _needs_root()
-    decoy = tmp_path / "star-decoy"  # what an unquoted glob `star*` would have matched
-    decoy.mkdir()
-    (decoy / "keep").write_text("x")
-    good = tmp_path / "good"
-    folders = [str(good), f"{tmp_path}/{hostile}"]
+def test_shared_folders_refuses_hostile_names_before_touching_anything(box: Sandbox, hostile: str) -> None:
+    box.run(f"mkdir {SHARED}/star-decoy && echo x > {SHARED}/star-decoy/keep")  # what `star*` would match
+    folders = [f"{SHARED}/good", f"{SHARED}/{hostile}"]
     for mode in ("create", "delete"):
-        result = _folders(mode, folders, delete_data=True)
+        result = box.run(_folders(mode, folders, delete_data=True))
         assert result.returncode != 0
         assert "refusing" in result.stderr
-    assert not good.exists()  # refused as a whole: not even the good folder was made
-    assert (decoy / "keep").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["star-decoy"]
+    assert box.run(f"ls -A {SHARED}").stdout == "star-decoy\n"  # refused as a whole: not even `good` was made
+    assert box.run(f"cat {SHARED}/star-decoy/keep").stdout == "x\n"
 
 
-@pytest.mark.parametrize("system", ["/", "/etc", "/home", "/usr", "/var", "/usr/local/lib", "/etc/wipp"])
-def test_shared_folders_refuses_system_folders(system: str) -> None:
+@pytest.mark.parametrize("system", SYSTEM_FOLDERS)
+def test_shared_folders_refuses_system_folders(box: Sandbox, system: str) -> None:
+    box.run(f"mkdir -p {system} && touch {system}/.still-here")
+    before = _stat(box, system)
     for mode in ("create", "delete"):
-        result = _folders(mode, [system], delete_data=True)
+        result = box.run(_folders(mode, [system], delete_data=True, owner=""))
         assert result.returncode != 0 and "refusing" in result.stderr and "system folder" in result.stderr
+    assert _stat(box, system) == before and _stat(box, f"{system}/.still-here")
+
+
+@pytest.mark.parametrize("removed", ["mkdir", "tee", "chown", "chmod", "rm"])
+def test_shared_folders_fail_for_a_user_without_one_of_the_readmes_sudo_commands(tmp_path: Path, removed: str) -> None:
+    """The README's list is what the script needs: without any one entry, create or delete fails."""
+    require_root("a sandbox")
+    sudo = [name for name in readme_sudo_commands() if name != removed]
+    assert len(sudo) == len(readme_sudo_commands()) - 1, f"{removed} is not in the README's list"
+    with Sandbox(tmp_path, sudo=sudo, guarded=[SHARED]) as sandbox:
+        sandbox.run(f"mkdir -p {SHARED}")
+        folder = [f"{SHARED}/db"]
+        create = sandbox.run(_folders("create", folder), user=USER)
+        delete = sandbox.run(_folders("delete", folder, delete_data=True), user=USER)
+    failed = [r for r in (create, delete) if r.returncode != 0]
+    assert failed and "sudo: a password is required" in failed[0].stderr, (create.stderr, delete.stderr)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from harness import Deployment, run_program
 
-ORDER = ["mongodb", "master", "wipp", "exec"]
+from components.wipp import SERVICE_NAMES as ORDER
 
 
 def _spec(deployment: Deployment, service: str) -> dict:
@@ -24,7 +26,7 @@ def test_images_follow_the_version_and_the_mongo_image() -> None:
 
 def test_names_and_arguments_are_the_seed_scripts() -> None:
     deployment = run_program("single", {"memory": "12G"})
-    assert [deployment.named(s).inputs["name"] for s in ORDER] == ORDER
+    assert [deployment.named(s).inputs["name"] for s in ORDER] == list(ORDER)
     assert _spec(deployment, "master")["args"] == ["-m"]
     assert _spec(deployment, "wipp")["args"] == ["master", "mongodb"]
     assert _spec(deployment, "exec")["args"] == ["-e", "master", "12G"]
@@ -97,24 +99,47 @@ def test_every_service_is_on_the_overlay_network_by_id() -> None:
     deployment = run_program("single")
     for service in ORDER:
         assert deployment.named(service).inputs["taskSpec"]["networksAdvanceds"] == [{"id": "net-wippnet"}]
-        assert deployment.named("network-overlay").urn in deployment.named(service).dependencies
+        assert deployment.named("network-wippnet").urn in deployment.named(service).dependencies
 
 
-def test_converge_settings_default_and_override() -> None:
+def _wait_variables(deployment: Deployment, service: str) -> dict[str, str]:
+    """The input variables of `<service>-running`, the wait after `service` (rendered NAME='value' lines)."""
+    script = deployment.named(f"{service}-running").inputs["create"]
+    return dict(re.findall(r"^([A-Z_]+)='?([^'\n]*)'?$", script, re.MULTILINE))
+
+
+def test_each_wait_watches_its_own_service_image_and_the_converge_settings() -> None:
+    default = run_program("single", {"version": "2.1.0"})
     for service in ORDER:
-        assert run_program("single").named(service).inputs["convergeConfig"] == {"delay": "1s", "timeout": "20m"}
-    custom = run_program("single", {"convergeInterval": "500ms", "convergeTimeout": "1h"})
-    assert custom.named("exec").inputs["convergeConfig"] == {"delay": "500ms", "timeout": "1h"}
+        wait = _wait_variables(default, service)
+        assert (wait["SERVICE"], wait["IMAGE"]) == (service, _spec(default, service)["image"])
+        assert (wait["TIMEOUT_S"], wait["INTERVAL_S"]) == ("1200", "0.5")  # 20m and 500ms
+        assert wait["SERVICE_ID"] == f"{service}-id"  # the service's own ID (the mocks' one)
+    custom = _wait_variables(run_program("single", {"convergeInterval": "2s", "convergeTimeout": "1m30s"}), "exec")
+    assert (custom["TIMEOUT_S"], custom["INTERVAL_S"]) == ("90", "2")
+
+
+def test_a_changed_spec_changes_only_that_services_wait() -> None:
+    def digests(overrides: dict[str, str]) -> dict[str, str]:
+        deployment = run_program("single", overrides)
+        return {service: _wait_variables(deployment, service)["SPEC_DIGEST"] for service in ORDER}
+
+    before, more_memory, moved = digests({"memory": "4G"}), digests({"memory": "8G"}), digests({"network": "labnet"})
+    assert {s for s in ORDER if before[s] != more_memory[s]} == {"exec"}
+    assert all(before[s] != moved[s] for s in ORDER)
 
 
 def test_dependency_chain_mongodb_master_wipp_exec() -> None:
     for stack in ("single", "multi"):
         deployment = run_program(stack)
         for before, after in zip(ORDER, ORDER[1:], strict=False):
-            assert deployment.named(before).urn in deployment.named(after).dependencies, (stack, before, after)
+            # Each service waits for the wait after the one before, which waits for that service.
+            wait = deployment.named(f"{before}-running")
+            assert deployment.named(before).urn in wait.dependencies, (stack, before)
+            assert wait.urn in deployment.named(after).dependencies, (stack, before, after)
         # and never backwards
-        assert deployment.named("exec").urn not in deployment.named("mongodb").dependencies
-        assert deployment.named("wipp").urn not in deployment.named("master").dependencies
+        assert deployment.named("exec-running").urn not in deployment.named("mongodb").dependencies
+        assert deployment.named("wipp-running").urn not in deployment.named("master").dependencies
 
 
 def test_services_wait_for_storage_and_network() -> None:
@@ -124,19 +149,20 @@ def test_services_wait_for_storage_and_network() -> None:
     assert deployment.named("storage-check-wipp-worker-2").urn in mongodb
 
 
-def test_mongodb_updates_stop_first_and_no_memory_limits_are_invented() -> None:
+def test_failed_updates_roll_back_and_no_memory_limits_are_invented() -> None:
     deployment = run_program("single")
-    assert deployment.named("mongodb").inputs["updateConfig"] == {"order": "stop-first"}
     for service in ORDER:
-        assert "resources" not in deployment.named(service).inputs["taskSpec"]
-    for service in ("master", "wipp", "exec"):
-        assert "updateConfig" not in deployment.named(service).inputs
+        inputs = deployment.named(service).inputs
+        assert inputs["updateConfig"] == {"order": "stop-first", "failureAction": "rollback", "monitor": "5s"}
+        assert inputs["rollbackConfig"] == {"order": "stop-first", "monitor": "5s"}
+        assert "resources" not in inputs["taskSpec"]
+        assert "convergeConfig" not in inputs  # the wait is the program's own, after each service
 
 
 def test_services_use_the_manager_docker_provider() -> None:
     deployment = run_program("multi")
     provider = deployment.named("swarm-manager")
-    assert provider.inputs["host"] == "ssh://ubuntu@192.0.2.10:22"
+    assert provider.inputs["host"] == "ssh://ubuntu@10.20.0.10:22"
     for service in ORDER:
         assert deployment.named(service).provider.startswith(provider.urn + "::")
     assert run_program("single").named("swarm-manager").inputs["host"] == "unix:///var/run/docker.sock"

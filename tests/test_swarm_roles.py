@@ -7,14 +7,14 @@ from harness import Deployment, run_program
 
 def test_the_first_manager_sets_each_joined_nodes_role_after_every_join() -> None:
     hosts = [
-        {"name": "m1", "address": "192.0.2.10", "role": "manager"},
-        {"name": "m2", "address": "192.0.2.11", "role": "manager"},
-        {"name": "w1", "address": "192.0.2.12", "role": "worker"},
+        {"name": "m1", "address": "10.20.0.10", "role": "manager"},
+        {"name": "m2", "address": "10.20.0.11", "role": "manager"},
+        {"name": "w1", "address": "10.20.0.12", "role": "worker"},
     ]
     deployment = run_program("multi", {"hosts": hosts})
     roles = deployment.named("swarm-roles")
     assert roles.type == "command:remote:Command"
-    assert roles.inputs["connection"]["host"] == "192.0.2.10"
+    assert roles.inputs["connection"]["host"] == "10.20.0.10"
     assert "ROLES='node-swarm-join-m2 manager m2\nnode-swarm-join-w1 worker w1'\n" in roles.inputs["create"]
     joins = {deployment.named(f"swarm-join-{name}").urn for name in ("m2", "w1")}
     assert joins <= set(roles.dependencies)

@@ -17,8 +17,18 @@ set -eu
 set -f  # ports and sources are split on spaces, never globbed
 
 # has_docker_user BINARY: whether BINARY (iptables or ip6tables) has Docker's DOCKER-USER chain.
+# A user whom sudo refuses BINARY is told so: that is not the same as a host without the chain.
 has_docker_user() {
-    as_root "$1" -w -S DOCKER-USER >/dev/null 2>&1
+    if errors=$(as_root "$1" -w -S DOCKER-USER 2>&1 >/dev/null); then
+        return 0
+    fi
+    case "$errors" in
+        *"command not found"*) ;;
+        sudo:*)
+            echo "firewall: $(id -un) may not run $1 with sudo -n on $(hostname): $errors" >&2
+            exit 1 ;;
+    esac
+    return 1
 }
 
 # rule_args SOURCE PORT VERDICT: one rule's match and target, with the tag.

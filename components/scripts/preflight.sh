@@ -61,9 +61,15 @@ if [ -n "$short" ]; then
     warn "$short"
 fi
 
-# Published ports: free, or Docker's own (a running WIPP publishes them).
+# Published ports: free, or Docker's own (a running WIPP publishes them). Any user sees whether
+# something listens; naming the program needs root (ss -p), asked for only then.
 for port in $PORTS; do
-    holders=$(as_root ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:(("[^"]*"' | cut -d'"' -f2 | sort -u)
+    listening=$(ss -Hltn "sport = :$port") || fail "ss cannot list the listening ports: install iproute2"
+    [ -n "$listening" ] || continue
+    listeners=$(as_root ss -Hltnp "sport = :$port" 2>&1) ||
+        fail "port $port is taken, and naming the program needs ss as root, which failed: $listeners"
+    holders=$(printf '%s\n' "$listeners" | grep -o 'users:(("[^"]*"' | cut -d'"' -f2 | sort -u)
+    [ -n "$holders" ] || fail "port $port is taken by a program ss does not name: stop it, or choose another wipp:webPort / wipp:dashboardPort"
     for holder in $holders; do
         case "$holder" in
             dockerd | docker-proxy) ;;

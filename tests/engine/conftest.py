@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import standin_images
 from docker_api import run_script
-from engine_hosts import EngineHost, engine_overrides, host_from_environment
-from harness import run_program
+from engine_hosts import EngineHost, host_from_environment
+from program_commands import swarm_init
 from pulumi_cli import PulumiHome, engine_bin
 
 VERSIONS = ("2.1.0", "2.2.0")
@@ -28,11 +28,14 @@ def worker() -> EngineHost:
     return host_from_environment("worker")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def swarm(manager: EngineHost) -> str:
-    """The manager in a swarm, initialized by the program's own init command; its node ID."""
-    init = run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["create"]
-    return run_script(init).stdout.strip()
+    """The manager in a swarm, initialized by the program's own init command; its node ID.
+
+    Per test: an engine test may take the swarm down (destroy with leaveSwarmOnDestroy), and
+    init on a node already in this swarm is a no-op that prints the same ID.
+    """
+    return run_script(swarm_init(manager)["create"]).stdout.strip()
 
 
 @pytest.fixture(scope="session")

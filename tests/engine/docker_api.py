@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 API = "/v1.41"  # Debian's docker.io 20.10 speaks 1.41
@@ -92,16 +93,39 @@ class Engine:
             [*prefix, *command], capture_output=True, text=True, env=env, timeout=timeout, check=check
         )
 
-    def http_get(self, port: int, path: str = "/", address: str = "127.0.0.1") -> str | None:
-        """GET inside the engine's network namespace; None when nothing answers."""
+    def http_get(self, port: int, path: str = "/", address: str = "127.0.0.1", source: str | None = None) -> str | None:
+        """GET inside the engine's network namespace, from `source` if given; None when nothing answers."""
         fetch = (
-            "import sys, urllib.request;"
-            "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())"
+            "import http.client, sys;"
+            "c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=2,"
+            " source_address=(sys.argv[4], 0) if sys.argv[4] else None);"
+            "c.request('GET', sys.argv[3]); r = c.getresponse(); sys.stdout.write(r.read().decode());"
+            "sys.exit(r.status >= 400)"
         )
         result = self.in_namespace(
-            [sys.executable, "-c", fetch, f"http://{address}:{port}{path}"], check=False, timeout=10
+            [sys.executable, "-c", fetch, address, str(port), path, source or ""], check=False, timeout=10
         )
         return result.stdout if result.returncode == 0 else None
+
+
+@contextmanager
+def listener(engine: Engine, port: int, seconds: float = 120) -> Iterator[None]:
+    """Somebody else's program (python) listening on `port` in the engine's network namespace."""
+    serve = f"import socket, time; s = socket.socket(); s.bind(('0.0.0.0', {port})); s.listen(); time.sleep({seconds})"
+    prefix = ["nsenter", f"--net={engine.netns}"] if engine.netns else []
+    process = subprocess.Popen([*prefix, sys.executable, "-c", serve])
+    try:
+        listening = ["ss", "-Hltn", f"sport = :{port}"]
+        wait_until(lambda: engine.in_namespace(listening).stdout, timeout=10, interval=0.1, what=f"listener on {port}")
+        yield
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def machine_iptables() -> str:
+    """The machine's own IPv4 rules (its root network namespace), to check a test left them as they were."""
+    return subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 def run(

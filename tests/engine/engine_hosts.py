@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from docker_api import Engine
+from prerequisites import skip_or_fail
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,7 @@ def host_from_environment(role: str) -> EngineHost:
     prefix = f"WIPP_TEST_{role.upper()}"
     docker_host = os.environ.get(f"{prefix}_HOST")
     if not docker_host:
-        reason = f"no private Docker Engine ({prefix}_HOST unset): run `bash .ci/run` as root to start one"
-        if os.environ.get("WIPP_REQUIRE_ENGINE") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(f"no private Docker Engine ({prefix}_HOST unset): run `bash .ci/run` as root to start one")
     return EngineHost(Engine(docker_host, os.environ.get(f"{prefix}_NETNS")), os.environ[f"{prefix}_ADDR"])
 
 

@@ -18,14 +18,15 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from harness import REPO
+from prerequisites import skip_or_fail
 
 PASSPHRASE = "wipp-engine-tests"  # protects only throwaway test state
 PLUGINS = {"command": "1.2.1", "docker": "5.1.0"}  # the versions build.sh makes; requirements.txt pins the same
@@ -36,13 +37,10 @@ def engine_bin() -> Path:
     """The folder with the engine's binaries; skip (fail in CI) without it."""
     folder = os.environ.get("WIPP_PULUMI_BIN", "")
     if not folder or not (Path(folder) / "pulumi").exists():
-        reason = (
+        skip_or_fail(
             "no Pulumi engine (WIPP_PULUMI_BIN unset): `bash .ci/run` builds it with "
             "`bash ../shared/engine-src/build.sh DIR` (cold ~20 min, then cached)"
         )
-        if os.environ.get("WIPP_REQUIRE_ENGINE") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
     return Path(folder)
 
 
@@ -54,10 +52,16 @@ class PulumiHome:
     home: Path
 
     @classmethod
-    def create(cls, bin_dir: Path, home: Path) -> PulumiHome:
+    def create(cls, build: Path, home: Path) -> PulumiHome:
+        # PATH gets the CLI and the language host only: resource plugins found on PATH would be
+        # used as "ambient" plugins (with a warning) instead of the installed ones.
+        bin_dir = home / "bin"
+        bin_dir.mkdir(parents=True)
+        for name in ("pulumi", "pulumi-language-python", "pulumi-language-python-exec"):
+            (bin_dir / name).symlink_to(build / name)
         made = cls(bin_dir, home)
         for name, version in PLUGINS.items():
-            plugin = bin_dir / f"pulumi-resource-{name}"
+            plugin = build / f"pulumi-resource-{name}"
             result = made.run(["plugin", "install", "resource", name, f"v{version}", "--file", str(plugin)], cwd=home)
             assert result.returncode == 0, result.stderr
         return made
@@ -69,6 +73,7 @@ class PulumiHome:
             "PULUMI_HOME": str(self.home),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DEBUG_COMMANDS": "true",  # enables --event-log, the engine's own timed events
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "NO_COLOR": "1",
         }
@@ -174,10 +179,20 @@ class PulumiProject:
         return self._timed("destroy", "--yes", "--skip-preview", *args, check=check)
 
     def _timed(self, verb: str, *args: str, check: bool) -> Timed:
+        """Runs `verb` while a thread stamps each engine event as it is written (the CLI's own
+        timestamps are whole seconds)."""
         events = self.dir.parent / f"events-{verb}-{time.monotonic_ns()}.jsonl"
+        stamps: list[tuple[float, dict[str, Any]]] = []
+        done = threading.Event()
         started = time.monotonic()
-        result = self.on_stack(verb, *args, "--event-log", str(events), check=check)
-        return Timed(result, time.monotonic() - started, _read_events(events))
+        tail = threading.Thread(target=_tail_events, args=(events, started, stamps, done), daemon=True)
+        tail.start()
+        try:
+            result = self.on_stack(verb, *args, "--event-log", str(events), check=check)
+        finally:
+            done.set()
+            tail.join(timeout=30)
+        return Timed(result, time.monotonic() - started, stamps)
 
     def outputs(self) -> dict[str, Any]:
         return json.loads(self.on_stack("stack", "output", "--json").stdout)
@@ -198,7 +213,7 @@ class Timed:
 
     result: subprocess.CompletedProcess[str]
     seconds: float
-    events: list[dict[str, Any]]
+    events: list[tuple[float, dict[str, Any]]]  # (seconds since the CLI started, event)
 
     @property
     def returncode(self) -> int:
@@ -209,13 +224,10 @@ class Timed:
         return self.result.stdout + self.result.stderr
 
     def steps(self) -> dict[str, tuple[str, float, float]]:
-        """Each resource's operation with when it began and ended, in seconds since the first event."""
-        if not self.events:
-            return {}
-        start = min(e["timestamp"] for e in self.events)
+        """Each resource's operation with when it began and ended, in seconds since the CLI started."""
         began: dict[str, tuple[str, float]] = {}
         steps: dict[str, tuple[str, float, float]] = {}
-        for event in self.events:
+        for at, event in self.events:
             for kind in ("resourcePreEvent", "resOutputsEvent", "resOpFailedEvent"):
                 body = event.get(kind)
                 if not body:
@@ -223,10 +235,10 @@ class Timed:
                 metadata = body["metadata"]
                 name = metadata["urn"].rsplit("::", 1)[-1]
                 if kind == "resourcePreEvent":
-                    began[name] = (metadata["op"], event["timestamp"] - start)
+                    began[name] = (metadata["op"], at)
                 elif name in began:
-                    op, at = began[name]
-                    steps[name] = (op, at, event["timestamp"] - start)
+                    op, start = began[name]
+                    steps[name] = (op, start, at)
         return steps
 
     def operations(self) -> dict[str, str]:
@@ -244,10 +256,22 @@ def planned_operations(preview_json: str) -> dict[str, str]:
     }
 
 
-def _read_events(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _tail_events(path: Path, started: float, stamps: list[tuple[float, dict[str, Any]]], done: threading.Event) -> None:
+    """Reads the event log as the engine writes it, every 20 ms, stamping each event on arrival."""
+    position, partial = 0, ""
+    while True:
+        finished = done.is_set()  # read once more after the CLI has ended
+        if path.exists():
+            with path.open() as log:
+                log.seek(position)
+                chunk = log.read()
+                position = log.tell()
+            now = time.monotonic() - started
+            *lines, partial = (partial + chunk).split("\n")
+            stamps.extend((now, json.loads(line)) for line in lines if line.strip())
+        if finished:
+            return
+        done.wait(0.02)
 
 
 def _tail(result: subprocess.CompletedProcess[str], lines: int = 60) -> str:

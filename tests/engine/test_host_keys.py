@@ -9,7 +9,6 @@ command; with any other key it stops before anything runs on the host. (pulumi-c
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import ssh_host
 from engine_hosts import EngineHost
-from harness import fake_host_key, run_program
+from harness import fake_host_key, run_program, ssh_options
 
 PORT = 2222
 
@@ -37,7 +36,7 @@ def _provider_ssh_options(host: ssh_host.SshHost, host_key: str) -> list[str]:
     hosts[0]["hostKey"] = host_key
     provider = run_program("multi", {"hosts": hosts}).named("swarm-manager")
     assert provider.inputs["host"] == f"ssh://root@{host.address}:{PORT}"
-    return json.loads(provider.inputs["sshOpts"])
+    return ssh_options(provider)
 
 
 def _ssh(manager: EngineHost, host: ssh_host.SshHost, options: list[str], remote: str, home: Path):

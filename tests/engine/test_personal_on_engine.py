@@ -1,18 +1,42 @@
-"""The personal stack applied to the manager engine: WIPP answers on 127.0.0.1 and nowhere else.
+"""The personal stack through the real Pulumi engine: WIPP answers on 127.0.0.1 and nowhere else.
 
-Applied through the provider stand-in (see provider_standin.py), with the stand-in images; the
-port binding itself is the real Docker Engine's.
+The shipped `Pulumi.personal.yaml` as it is (host 127.0.0.1, bindAddress 127.0.0.1, no firewall),
+with only what this machine needs changed: the private engine's socket, publish mode host and
+endpoint mode dnsrr (no IPVS here), stand-in images, and ports and volume names of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from docker_api import wait_until
-from engine_hosts import EngineHost, engine_overrides
-from harness import run_program
-from provider_standin import ProviderStandIn
+from engine_hosts import EngineHost
+from pulumi_cli import PulumiHome, PulumiProject
+from single_stack import new_project, remove_volumes, stack_file_config
 
 WEB, DASHBOARD = 18281, 18282  # apart from the other engine tests' ports
 NAMES = {key: f"personal-{key}" for key in ("wippdb", "wippdata", "pegasusdb", "pegasusdata")}
+
+
+@pytest.fixture
+def personal(
+    pulumi_home: PulumiHome, manager: EngineHost, images: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PulumiProject]:
+    project = new_project(pulumi_home, tmp_path_factory.mktemp("personal"), manager, stack="personal")
+    config = stack_file_config("personal")
+    config.update(
+        dockerHost=manager.engine.docker_host,
+        publishMode="host",
+        endpointMode="dnsrr",
+        webPort=WEB,
+        dashboardPort=DASHBOARD,
+        storage={"mode": "volume", "names": NAMES},
+    )
+    project.set_config(config)
+    yield project
+    project.destroy(check=False)
+    remove_volumes(manager, list(NAMES.values()))
 
 
 def _answers_from(client: EngineHost, address: str) -> bool:
@@ -21,30 +45,22 @@ def _answers_from(client: EngineHost, address: str) -> bool:
 
 
 def test_the_personal_stack_answers_on_localhost_only(
-    manager: EngineHost, worker: EngineHost, swarm: str, images: list[str]
+    personal: PulumiProject, manager: EngineHost, worker: EngineHost
 ) -> None:
-    overrides = engine_overrides(
-        manager,
-        bindAddress="127.0.0.1",
-        webPort=WEB,
-        dashboardPort=DASHBOARD,
-        storage={"mode": "volume", "names": NAMES},
-        deleteDataOnDestroy=True,
-    )
-    deployment = run_program("personal", overrides)
-    assert deployment.outputs["webUrl"] == f"http://localhost:{WEB}"
-    standin = ProviderStandIn(manager.engine)
-    try:
-        standin.up(deployment)
-        wait_until(lambda: _answers_from(manager, "127.0.0.1"), 60, 0.5, "wipp on 127.0.0.1")
-        # The stand-in web container resolved and reached master and mongodb over the overlay.
-        report = manager.engine.http_get(WEB, "/report.txt") or ""
-        assert "master=master" in report and "mongodb=mongodb" in report
-        assert not _answers_from(manager, manager.address)  # the host's own network address
-        assert not _answers_from(worker, manager.address)  # another machine on the network
-        container = manager.engine.request("GET", "/containers/wipp/json")
-        bindings = container["HostConfig"]["PortBindings"]
-        assert {b["HostIp"] for ports in bindings.values() for b in ports} == {"127.0.0.1"}
-    finally:
-        standin.destroy()
-    assert "wipp" not in {c["Names"][0].strip("/") for c in manager.engine.request("GET", "/containers/json")}
+    personal.up()
+    assert personal.outputs()["webUrl"] == f"http://localhost:{WEB}"
+    wait_until(lambda: _answers_from(manager, "127.0.0.1"), 60, 0.5, "wipp on 127.0.0.1")
+    # The web container resolved and reached master and mongodb over the attachable overlay.
+    report = manager.engine.http_get(WEB, "/report.txt") or ""
+    assert "master=master" in report and "mongodb=mongodb" in report
+    assert not _answers_from(manager, manager.address)  # the host's own network address
+    assert not _answers_from(worker, manager.address)  # another machine on the network
+    container = manager.engine.request("GET", "/containers/wipp/json")
+    bindings = container["HostConfig"]["PortBindings"]
+    assert {b["HostIp"] for ports in bindings.values() for b in ports} == {"127.0.0.1"}
+    personal.preview("--expect-no-changes")
+
+    personal.destroy()
+    running = {c["Names"][0].strip("/") for c in manager.engine.request("GET", "/containers/json")}
+    assert "wipp" not in running
+    assert not {"mongodb", "master", "exec"} & set(manager.engine.services())

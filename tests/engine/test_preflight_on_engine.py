@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
-from docker_api import wait_until
-from engine_hosts import EngineHost, engine_overrides
-from harness import run_program
+from docker_api import listener
+from engine_hosts import EngineHost
+from harness import run_program, script_variables
+from program_commands import single_stack_command
 
 WEB, DASHBOARD = 18181, 18182  # ports no other engine test publishes
 
@@ -23,8 +23,7 @@ def _run(host: EngineHost, script: str) -> subprocess.CompletedProcess[str]:
 
 
 def _first_manager_check(manager: EngineHost, **more: object) -> str:
-    overrides = engine_overrides(manager, webPort=WEB, dashboardPort=DASHBOARD, **more)
-    return run_program("single", overrides).named("preflight-wipp-host").inputs["create"]
+    return single_stack_command(manager, "preflight-wipp-host", webPort=WEB, dashboardPort=DASHBOARD, **more)["create"]
 
 
 def _joining_check(manager: EngineHost, worker: EngineHost) -> str:
@@ -50,14 +49,19 @@ def test_a_ready_manager_reports_its_engine_swarm_memory_and_disk(manager: Engin
     with open("/proc/meminfo") as meminfo:
         total_kb = int(next(line for line in meminfo if line.startswith("MemTotal:")).split()[1])
     assert found["memoryMb"] == total_kb // 1024
-    assert found["diskFreeGb"] >= 0
+    # The space left for Docker's data (df's "Available" at its data root), not the disk's size or its use.
+    disk = os.statvfs(manager.engine.request("GET", "/info")["DockerRootDir"])
+    available_gb = disk.f_bavail * disk.f_frsize // 2**30
+    assert abs(found["diskFreeGb"] - available_gb) <= 1, (found, available_gb)
     assert "preflight: wipp-host: Docker" in result.stderr
 
 
 def test_below_nists_figures_is_a_warning_or_with_strict_a_stop(manager: EngineHost, swarm: str) -> None:
     for strict in (False, True):
         script = _first_manager_check(manager, strictPreflight=strict)
+        assert "\nMIN_DISK_GB=50\n" in script
         script = script.replace("\nMIN_DISK_GB=50\n", "\nMIN_DISK_GB=999999\n")  # more disk than any test machine
+        assert script_variables(script)["MIN_DISK_GB"] == "999999"
         result = _run(manager, script)
         if strict:
             assert result.returncode == 1
@@ -71,17 +75,8 @@ def test_below_nists_figures_is_a_warning_or_with_strict_a_stop(manager: EngineH
 @pytest.fixture
 def port_taken(manager: EngineHost) -> Iterator[None]:
     """A listener of somebody else's on the web port, in the manager's namespace."""
-    assert manager.engine.netns
-    listener = subprocess.Popen(
-        ["nsenter", f"--net={manager.engine.netns}", sys.executable, "-c",
-         f"import socket, time; s = socket.socket(); s.bind(('0.0.0.0', {WEB})); s.listen(); time.sleep(120)"],
-    )  # fmt: skip
-    try:
-        wait_until(lambda: f":{WEB} " in _run(manager, "ss -Hltn").stdout, timeout=10, interval=0.1, what="listener up")
+    with listener(manager.engine, WEB):
         yield
-    finally:
-        listener.kill()
-        listener.wait(timeout=10)
 
 
 def test_a_published_port_taken_by_something_else_stops_it(manager: EngineHost, swarm: str, port_taken: None) -> None:
@@ -93,6 +88,8 @@ def test_a_published_port_taken_by_something_else_stops_it(manager: EngineHost, 
 
 @pytest.fixture
 def worker_in_another_swarm(worker: EngineHost) -> Iterator[EngineHost]:
+    if worker.engine.request("GET", "/info")["Swarm"]["LocalNodeState"] != "inactive":
+        worker.engine.cli("swarm", "leave", "--force")  # whatever ran before: start from no swarm
     worker.engine.cli("swarm", "init", "--advertise-addr", worker.address)
     try:
         yield worker

@@ -5,22 +5,24 @@ IPVS for ingress mode; the rules match the port the client asked for, which is t
 both modes). Clients connect from the worker's namespace, from its own address and from a
 second address this test adds, so one source can be allowed and the other not. The rules
 live in the manager namespace's iptables: the machine's own firewall is checked unchanged.
+The script runs in a sandbox (sandbox.py) in that namespace, as a user who may run, with
+`sudo -n`, exactly the commands README.md lists: its /etc (where the systemd unit and the
+copy of the rules go) is the sandbox's own, never the machine's.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docker_api import wait_until
-from engine_hosts import EngineHost, engine_overrides
-from harness import run_program
+from docker_api import machine_iptables, wait_until
+from engine_hosts import EngineHost
+from harness import script_variables
+from program_commands import single_stack_command
+from sandbox import USER, Sandbox, readme_sudo_commands
 
 PORT = 18080
 SERVICE = "published-ports-probe"
@@ -29,35 +31,44 @@ OTHER_ADDRESS = "10.231.0.3"  # a second source on the worker's link, added and 
 
 def _answers(client: EngineHost, source: str, server: str) -> bool:
     """Whether an HTTP GET from `source` (an address in the client's namespace) gets an answer."""
-    fetch = (
-        "import http.client, sys;"
-        "c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=2, source_address=(sys.argv[3], 0));"
-        "c.request('GET', '/'); sys.stdout.write(c.getresponse().read().decode())"
-    )
-    result = client.engine.in_namespace([sys.executable, "-c", fetch, server, str(PORT), source], check=False)
-    return result.returncode == 0 and "probe" in result.stdout
+    return "probe" in (client.engine.http_get(PORT, "/", server, source=source) or "")
 
 
 def _docker_user(manager: EngineHost) -> list[str]:
     return manager.engine.in_namespace(["iptables", "-w", "-S", "DOCKER-USER"]).stdout.splitlines()
 
 
-def _root_iptables() -> str:
-    return subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True, check=True).stdout
+def _ours(manager: EngineHost) -> list[str]:
+    return [line for line in _docker_user(manager) if "wipp:" in line]
+
+
+@pytest.fixture
+def user_box(manager: EngineHost, tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox in the manager's network namespace, with systemd's marks: a /run/systemd/system
+    and a `systemctl` that records its calls in /run/systemctl.calls."""
+    assert manager.engine.netns
+    with Sandbox(tmp_path, sudo=readme_sudo_commands(), netns=manager.engine.netns, fake_systemd=True) as box:
+        yield box
+
+
+def _run(box: Sandbox, script: str, user: str = USER) -> None:
+    result = box.run(script, user=user)
+    assert result.returncode == 0, result.stderr
 
 
 def _published_ports_command(manager: EngineHost, sources: list[str]) -> dict[str, str]:
-    overrides = engine_overrides(manager, allowedSources=sources, manageFirewall=True)
-    return run_program("single", overrides).named("firewall-wipp-host-published-ports").inputs
+    name = "firewall-wipp-host-published-ports"
+    return single_stack_command(manager, name, allowedSources=sources, manageFirewall=True)
 
 
 @pytest.fixture
 def published_service(manager: EngineHost, worker: EngineHost, swarm: str, images: list[str]) -> Iterator[None]:
     """A service answering on PORT in host mode, and a second client address on the worker."""
-    root_before = _root_iptables()
+    root_before = machine_iptables()
     link = worker.engine.in_namespace(["ip", "-o", "-4", "addr", "show"]).stdout
     device = next(line.split()[1] for line in link.splitlines() if f" {worker.address}/" in line)
-    worker.engine.in_namespace(["ip", "addr", "add", f"{OTHER_ADDRESS}/24", "dev", device])
+    worker.engine.in_namespace(["ip", "addr", "replace", f"{OTHER_ADDRESS}/24", "dev", device])
+    manager.engine.cli("service", "rm", SERVICE, check=False)  # one an interrupted run left
     manager.engine.cli(
         "service", "create", "--detach", "--name", SERVICE,
         "--publish", f"mode=host,published={PORT},target=8080",
@@ -71,11 +82,11 @@ def published_service(manager: EngineHost, worker: EngineHost, swarm: str, image
     finally:
         manager.engine.cli("service", "rm", SERVICE, check=False)
         worker.engine.in_namespace(["ip", "addr", "del", f"{OTHER_ADDRESS}/24", "dev", device], check=False)
-    assert _root_iptables() == root_before, "the machine's own iptables rules changed"
+    assert machine_iptables() == root_before, "the machine's own iptables rules changed"
 
 
 def test_only_allowed_sources_reach_published_ports(
-    manager: EngineHost, worker: EngineHost, published_service: None
+    manager: EngineHost, worker: EngineHost, published_service: None, user_box: Sandbox
 ) -> None:
     assert _answers(worker, OTHER_ADDRESS, manager.address), "before any rule, every source gets an answer"
     # An administrator's own rule, identical to one of ours but untagged: it must survive everything below.
@@ -86,9 +97,9 @@ def test_only_allowed_sources_reach_published_ports(
     assert admin_line in _docker_user(manager)
 
     first = _published_ports_command(manager, [f"{worker.address}/32"])
-    manager.engine.in_namespace(["/bin/sh", "-c", first["create"]])
+    _run(user_box, first["create"])
     applied = _docker_user(manager)
-    manager.engine.in_namespace(["/bin/sh", "-c", first["create"]])
+    _run(user_box, first["create"])
     assert _docker_user(manager) == applied, "a second apply adds nothing"
     tagged = [line for line in applied if "wipp:" in line]
     assert len(tagged) == 4  # a DROP for each of the two ports, a RETURN for the one source on each
@@ -97,11 +108,10 @@ def test_only_allowed_sources_reach_published_ports(
 
     # A changed source list, applied as Pulumi replaces the command: new create first, then the old delete.
     second = _published_ports_command(manager, [f"{OTHER_ADDRESS}/32"])
-    manager.engine.in_namespace(["/bin/sh", "-c", second["create"]])
-    manager.engine.in_namespace(["/bin/sh", "-c", first["delete"]])
+    _run(user_box, second["create"])
+    _run(user_box, first["delete"])
     rules = _docker_user(manager)
-    first_tag = first["create"].split("\nTAG=")[1].split("\n")[0]
-    second_tag = second["create"].split("\nTAG=")[1].split("\n")[0]
+    first_tag, second_tag = (script_variables(c["create"])["TAG"] for c in (first, second))
     assert first_tag != second_tag
     assert not [line for line in rules if first_tag in line]
     assert len([line for line in rules if second_tag in line]) == 4
@@ -110,7 +120,7 @@ def test_only_allowed_sources_reach_published_ports(
     assert not _answers(worker, worker.address, manager.address)
     assert admin_line in rules
 
-    manager.engine.in_namespace(["/bin/sh", "-c", second["delete"]])
+    _run(user_box, second["delete"])
     after = _docker_user(manager)
     assert not [line for line in after if "wipp:" in line], json.dumps(after)
     assert admin_line in after
@@ -118,77 +128,64 @@ def test_only_allowed_sources_reach_published_ports(
     manager.engine.in_namespace(["iptables", "-w", "-D", "DOCKER-USER", *admin_rule])
 
 
-def test_no_docker_user_chain_is_a_clear_error(manager: EngineHost, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_no_docker_user_chain_is_a_clear_error(manager: EngineHost, tmp_path: Path) -> None:
     """Where Docker does not run its iptables firewall, the rules cannot be placed: say so, change nothing."""
-    name = f"wippnochain-{tmp_path_factory.getbasetemp().name}"[:15]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        create = _published_ports_command(manager, ["10.0.0.0/24"])["create"]
-        result = subprocess.run(
-            ["ip", "netns", "exec", name, "/bin/sh", "-c", create], capture_output=True, text=True, timeout=60
-        )
+    with Sandbox(tmp_path, new_netns=True, fake_systemd=True) as box:
+        result = box.run(_published_ports_command(manager, ["10.0.0.0/24"])["create"])
         assert result.returncode != 0
         assert "no DOCKER-USER chain" in result.stderr and "wipp:allowedSources" in result.stderr
-        listed = subprocess.run(["ip", "netns", "exec", name, "iptables", "-w", "-S"], capture_output=True, text=True)
-        assert "wipp:" not in listed.stdout
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
+        assert "wipp:" not in box.run("iptables -w -S").stdout
+        left = box.run("ls -A /etc/systemd/system; ls -A /etc/wipp; cat /run/systemctl.calls 2>/dev/null").stdout
+        assert "wipp-published-ports" not in left
 
 
 def test_rules_come_back_after_a_restart_through_the_systemd_unit(
-    manager: EngineHost, worker: EngineHost, published_service: None, tmp_path_factory: pytest.TempPathFactory
+    manager: EngineHost, worker: EngineHost, published_service: None, user_box: Sandbox
 ) -> None:
-    """The persistence path, with a private systemd layout: a unit folder bound over /etc/systemd/system
-    and a `systemctl` that records its calls, inside a mount namespace of the test's own.
-    The unit's ExecStart is then run as systemd would after Docker starts."""
-    work = tmp_path_factory.mktemp("persist")
-    units, persist, bin_dir = work / "units", work / "wipp", work / "bin"
-    for folder in (units, bin_dir):
-        folder.mkdir()
-    calls = work / "systemctl.calls"
-    systemctl = bin_dir / "systemctl"
-    systemctl.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
-    systemctl.chmod(0o755)
+    """The persistence path, in the sandbox's own /etc with systemd's marks; the unit's ExecStart is
+    then run as systemd would (as root) after Docker starts."""
     command = _published_ports_command(manager, [f"{worker.address}/32"])
-    create, delete = (
-        command[k].replace("PERSIST_DIR=/etc/wipp\n", f"PERSIST_DIR={persist}\n") for k in ("create", "delete")
-    )
-
-    def with_systemd(script: str) -> None:
-        inside = (
-            "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && "
-            f'mount --bind {units} /etc/systemd/system && PATH={bin_dir}:$PATH && eval "$SCRIPT"'
-        )
-        environment = {**os.environ, "SCRIPT": script}
-        assert manager.engine.netns
-        subprocess.run(
-            ["nsenter", f"--net={manager.engine.netns}", "unshare", "--mount", "--propagation", "private",
-             "sh", "-c", inside],
-            check=True, capture_output=True, text=True, timeout=60, env=environment,
-        )  # fmt: skip
-
-    with_systemd(create)
-    applied = [line for line in _docker_user(manager) if "wipp:" in line]
-    unit_files = list(units.glob("wipp-published-ports-*.service"))
-    assert len(unit_files) == 1
-    unit = unit_files[0].read_text()
+    _run(user_box, command["create"])
+    applied = _ours(manager)
+    units = user_box.run("ls /etc/systemd/system | grep '^wipp-published-ports-'").stdout.split()
+    assert len(units) == 1
+    unit = user_box.run(f"cat /etc/systemd/system/{units[0]}").stdout
     assert "After=docker.service" in unit and "WantedBy=docker.service" in unit
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
-    copy = Path(exec_start.split(" ", 1)[1])
-    assert copy.parent == persist and copy.exists()
-    assert calls.read_text().splitlines() == ["daemon-reload", f"enable {unit_files[0].name}"]
+    copy = exec_start.split(" ", 1)[1]
+    assert Path(copy).parent == Path("/etc/wipp") and user_box.run(f"test -f {copy}").returncode == 0
+    assert not Path(copy).exists()  # in the sandbox's /etc, not the machine's
+    assert user_box.run("cat /run/systemctl.calls").stdout.splitlines() == ["daemon-reload", f"enable {units[0]}"]
 
     # A restart: Docker comes back with DOCKER-USER holding none of our rules ...
     for line in applied:
         manager.engine.in_namespace(["iptables", "-w", "-D", *shlex.split(line)[1:]])
     assert _answers(worker, OTHER_ADDRESS, manager.address)
     # ... and the unit's ExecStart puts back exactly the same rules.
-    manager.engine.in_namespace(["/bin/sh", str(copy)])
-    assert [line for line in _docker_user(manager) if "wipp:" in line] == applied
+    _run(user_box, f"/bin/sh {copy}", user="root")
+    assert _ours(manager) == applied
     assert not _answers(worker, OTHER_ADDRESS, manager.address)
     assert _answers(worker, worker.address, manager.address)
 
-    with_systemd(delete)
-    assert not list(units.iterdir()) and not copy.exists()
-    assert f"disable {unit_files[0].name}" in calls.read_text()
-    assert not [line for line in _docker_user(manager) if "wipp:" in line]
+    _run(user_box, command["delete"])
+    assert user_box.run("ls -A /etc/systemd/system | grep wipp; ls -A /etc/wipp").stdout == ""
+    assert f"disable {units[0]}" in user_box.run("cat /run/systemctl.calls").stdout
+    assert not _ours(manager)
+
+
+@pytest.mark.parametrize("removed", ["iptables", "ip6tables", "tee", "mkdir", "systemctl", "rm"])
+def test_a_user_without_one_of_the_readmes_sudo_commands_fails(
+    manager: EngineHost, swarm: str, tmp_path: Path, removed: str
+) -> None:
+    sudo = [name for name in readme_sudo_commands() if name != removed]
+    assert len(sudo) == len(readme_sudo_commands()) - 1, f"{removed} is not in the README's list"
+    command = _published_ports_command(manager, ["172.16.100.0/24"])
+    assert manager.engine.netns
+    with Sandbox(tmp_path, sudo=sudo, netns=manager.engine.netns, fake_systemd=True) as box:
+        try:
+            results = [box.run(command[step], user=USER) for step in ("create", "delete")]
+        finally:
+            box.run(command["delete"])  # as root: whatever the user's run left
+    failed = [r for r in results if r.returncode != 0]
+    assert failed and "sudo" in failed[0].stderr, [r.stderr for r in results]
+    assert not _ours(manager)

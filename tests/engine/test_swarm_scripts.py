@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 from docker_api import run_script
-from engine_hosts import EngineHost, engine_overrides
+from engine_hosts import EngineHost
 from harness import Deployment, run_program
+from program_commands import swarm_init
 
 TOKEN = re.compile(r"^SWMTKN-1-[0-9a-z]+-[0-9a-z]+$")
 
@@ -27,13 +28,14 @@ def _swarm_state(host: EngineHost) -> str:
 
 
 def test_init_again_is_a_no_op_that_prints_the_same_node(manager: EngineHost, swarm: str) -> None:
-    init = run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["create"]
+    init = swarm_init(manager)["create"]
+    node = run_script(init).stdout.strip()  # the swarm as it is now (another test may have made it anew)
     again = run_script(init)
     assert again.returncode == 0
-    assert again.stdout.strip() == swarm
+    assert again.stdout.strip() == node
     assert "already in a swarm" in again.stderr
     info = manager.engine.request("GET", "/info")["Swarm"]
-    assert info["NodeID"] == swarm and info["ControlAvailable"] is True
+    assert info["NodeID"] == node and info["ControlAvailable"] is True
     assert info["NodeAddr"] == manager.address  # the advertise address the script was given
 
 
@@ -41,8 +43,8 @@ def test_token_commands_print_one_token_and_nothing_else(manager: EngineHost, sw
     # Tokens are read only for roles some host joins as: a second manager and a worker (never run here).
     hosts = [
         {"name": "wipp-host", "address": manager.address, "role": "manager", "local": True},
-        {"name": "second-manager", "address": "192.0.2.20", "role": "manager"},
-        {"name": "a-worker", "address": "192.0.2.21", "role": "worker"},
+        {"name": "second-manager", "address": "10.20.0.20", "role": "manager"},
+        {"name": "a-worker", "address": "10.20.0.21", "role": "worker"},
     ]
     deployment = run_program("multi", {"hosts": hosts, "dockerHost": manager.engine.docker_host})
     tokens = {}
@@ -57,12 +59,14 @@ def test_token_commands_print_one_token_and_nothing_else(manager: EngineHost, sw
 
 @pytest.fixture
 def joined_worker(manager: EngineHost, worker: EngineHost, swarm: str) -> Iterator[EngineHost]:
+    if _swarm_state(worker) != "inactive":  # whatever ran before: the worker starts out of any swarm
+        worker.engine.cli("swarm", "leave", "--force")
     yield worker
     # Whatever the test did, leave the worker out of the swarm and the manager's node list.
     if _swarm_state(worker) != "inactive":
         worker.engine.cli("swarm", "leave", "--force", check=False)
     if _swarm_state(manager) != "active":  # a test ended the swarm: the other tests need it back
-        run_script(run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["create"])
+        run_script(swarm_init(manager)["create"])
     manager_id = manager.engine.request("GET", "/info")["Swarm"]["NodeID"]
     for node in manager.engine.request("GET", "/nodes"):
         if node["ID"] != manager_id:
@@ -109,7 +113,7 @@ def test_join_without_a_token_fails_clearly(manager: EngineHost, joined_worker: 
 
 
 def test_manager_destroy_keeps_the_swarm_by_default(manager: EngineHost, swarm: str) -> None:
-    delete = run_program("single", engine_overrides(manager)).named("swarm-init-wipp-host").inputs["delete"]
+    delete = swarm_init(manager)["delete"]
     result = run_script(delete)
     assert result.returncode == 0 and "keeping this node" in result.stderr
     assert _swarm_state(manager) == "active"

@@ -1,0 +1,255 @@
+"""The `single` stack through the real Pulumi engine and providers, on the private manager engine.
+
+Each test starts from the state it needs (`deployed` brings the stack to its base config, or
+`fresh` takes it all down), so any test passes when run alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from docker_api import wait_until
+from engine_hosts import EngineHost
+from harness import run_program
+from pulumi_cli import PulumiHome, PulumiProject, planned_operations
+from single_stack import (
+    DASHBOARD_PORT,
+    VOLUMES,
+    WEB_PORT,
+    SilenceMeter,
+    all_running,
+    engine_time,
+    new_project,
+    on_private_engine,
+    remove_volumes,
+    running_since,
+    volume_file,
+    volume_names,
+    wait_for_web,
+    write_markers,
+)
+
+from components.wipp import SEED_VOLUME_NAMES, SERVICE_NAMES
+
+BASE = {"version": "2.2.0", "memory": "4G"}
+UPGRADED = {name: "update" for service in ("master", "wipp", "exec") for name in (service, f"{service}-running")}
+
+
+@pytest.fixture(scope="module")
+def project(
+    pulumi_home: PulumiHome, manager: EngineHost, images: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PulumiProject]:
+    made = new_project(pulumi_home, tmp_path_factory.mktemp("single"), manager)
+    made.set_config(on_private_engine(manager, **BASE))
+    yield made
+    made.destroy(check=False)
+    remove_volumes(manager, VOLUMES)
+
+
+def deploy(project: PulumiProject, manager: EngineHost, **overrides: object) -> None:
+    project.set_config(on_private_engine(manager, **{**BASE, **overrides}))
+    project.up()
+
+
+@pytest.fixture
+def deployed(project: PulumiProject, manager: EngineHost) -> PulumiProject:
+    """The stack up with its base config (a no-op `up` when it already is)."""
+    deploy(project, manager)
+    wait_until(lambda: all_running(manager), 60, 0.2, "the four services running")
+    return project
+
+
+@pytest.fixture
+def fresh(project: PulumiProject, manager: EngineHost) -> PulumiProject:
+    """Nothing deployed and no volumes: a new user's first `pulumi up`."""
+    project.set_config(on_private_engine(manager, **BASE))
+    project.destroy()
+    remove_volumes(manager, VOLUMES)
+    return project
+
+
+def test_a_new_stack_previews_exactly_its_creates_then_comes_up_in_order(
+    fresh: PulumiProject, manager: EngineHost
+) -> None:
+    # Preview: one create for every resource the program declares (read from the program under
+    # mocks), and nothing else.
+    declared = {r.name for r in run_program("single", on_private_engine(manager, **BASE)).resources}
+    planned = planned_operations(fresh.preview("--json").stdout)
+    assert set(planned.values()) == {"create"}
+    assert set(planned) - {"wipp-single"} == declared
+
+    up = fresh.up()
+    assert set(up.operations().values()) == {"create"}
+
+    # Each service was created only after the one before was running, by the engine's own clock.
+    services = manager.engine.services()
+    for before, after in zip(SERVICE_NAMES, SERVICE_NAMES[1:], strict=False):
+        assert engine_time(services[after]["CreatedAt"]) > running_since(manager, before), (before, after)
+
+    # WIPP answers on the host's address; the stand-in web service reached master and mongodb by name.
+    report = dict(line.split("=", 1) for line in wait_for_web(manager).splitlines())
+    assert report["args"] == "master mongodb" and report["version"] == "2.2.0"
+    assert report["reached"] == "master:9618 mongodb:27017"
+    assert manager.engine.http_get(DASHBOARD_PORT, "/", manager.address) is not None
+
+    outputs = fresh.outputs()
+    node_id = manager.engine.request("GET", "/info")["Swarm"]["NodeID"]
+    assert outputs["webUrl"] == f"http://{manager.address}:{WEB_PORT}"
+    assert outputs["dashboardUrl"] == f"https://{manager.address}:{DASHBOARD_PORT}"
+    assert outputs["services"] == {name: name for name in SERVICE_NAMES}
+    assert outputs["nodes"] == [{"name": "wipp-host", "address": manager.address, "role": "manager", "nodeId": node_id}]
+    assert outputs["storage"] == {"mode": "volume", "sources": SEED_VOLUME_NAMES}
+    assert outputs["preflight"]["wipp-host"]["swarm"] in ("none", "this")
+    assert outputs["images"]["exec"] == "wipp/wipp_executor:2.2.0"
+
+    fresh.preview("--expect-no-changes")
+    fresh.refresh("--expect-no-changes")
+
+    assert up.steps()["exec-running"][2] > up.steps()["mongodb"][1]  # the engine's own events, in order
+
+
+def test_upgrade_from_2_1_0_updates_three_services_in_place_and_keeps_the_data(
+    project: PulumiProject, manager: EngineHost
+) -> None:
+    deploy(project, manager, version="2.1.0")
+    wait_for_web(manager, "version=2.1.0")
+    before = {name: service["ID"] for name, service in manager.engine.services().items()}
+    markers = write_markers(manager, VOLUMES, "upgrade-marker")
+
+    project.set_config(on_private_engine(manager, **{**BASE, "version": "2.2.0"}))
+    # Updates only: the three WIPP services, and the wait after each, which runs again for the new image.
+    planned = planned_operations(project.preview("--json", "--diff").stdout)
+    assert {name: op for name, op in planned.items() if op != "same"} == UPGRADED
+
+    with SilenceMeter(manager) as meter:
+        up = project.up()
+    assert {name: op for name, op in up.operations().items() if op != "same"} == UPGRADED
+    assert {name: service["ID"] for name, service in manager.engine.services().items()} == before
+    wait_for_web(manager, "version=2.2.0")
+    for volume, text in markers.items():
+        assert volume_file(manager, volume, "upgrade-marker").read_text() == text
+    assert meter.answers, "the web port never answered during the upgrade"
+
+
+def test_more_memory_updates_only_exec(deployed: PulumiProject, manager: EngineHost) -> None:
+    deployed.set_config(on_private_engine(manager, **{**BASE, "memory": "8G"}))
+    planned = planned_operations(deployed.preview("--json").stdout)
+    only_exec = {"exec": "update", "exec-running": "update"}
+    assert {name: op for name, op in planned.items() if op != "same"} == only_exec
+    up = deployed.up()
+    assert {name: op for name, op in up.operations().items() if op != "same"} == only_exec
+    spec = manager.engine.services()["exec"]["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert spec["Args"] == ["-e", "master", "8G"]
+    wait_until(
+        lambda: "memory=8G" in volume_file(manager, "wippdatavolume", "standin-executor.txt").read_text(),
+        60,
+        0.2,
+        "exec restarted with 8G",
+    )
+
+
+def test_destroy_keeps_volumes_and_the_next_up_reads_them_back(deployed: PulumiProject, manager: EngineHost) -> None:
+    mongod_starts = volume_file(manager, "wippdbvolume", "standin-mongod.log").read_text().count("start")
+    markers = write_markers(manager, VOLUMES, "destroy-marker")
+
+    destroyed = deployed.destroy()
+    deleted = {name for name, op in destroyed.operations().items() if op == "delete"}
+    assert {*SERVICE_NAMES, "network-wippnet"} <= deleted
+    assert not set(SERVICE_NAMES) & set(manager.engine.services())
+    assert set(VOLUMES) <= volume_names(manager)
+
+    deployed.up()  # at once, as `pulumi destroy && pulumi up` would
+    wait_until(lambda: all_running(manager), 60, 0.2, "the four services after the second up")
+    for volume, text in markers.items():
+        assert volume_file(manager, volume, "destroy-marker").read_text() == text
+    # mongodb's own files are the same ones: one more start logged on the kept volume.
+    log = volume_file(manager, "wippdbvolume", "standin-mongod.log").read_text()
+    assert log.count("start") == mongod_starts + 1
+
+
+def test_volumes_go_only_when_delete_data_on_destroy_is_true(
+    deployed: PulumiProject, manager: EngineHost, images: list[str]
+) -> None:
+    deployed.destroy()
+    names = {key: f"ask-delete-{key}" for key in ("wippdb", "wippdata", "pegasusdb", "pegasusdata")}
+    deployed.set_config(
+        on_private_engine(manager, **BASE, deleteDataOnDestroy=True, storage={"mode": "volume", "names": names})
+    )
+    try:
+        deployed.up()
+        assert set(names.values()) <= volume_names(manager)
+        deployed.destroy()
+        remaining = volume_names(manager)
+        assert not set(names.values()) & remaining
+        assert set(VOLUMES) <= remaining  # the stack's usual volumes were never touched
+    finally:
+        deployed.destroy(check=False)
+        remove_volumes(manager, list(names.values()))
+
+
+def test_bad_config_stops_preview_with_the_programs_message_and_creates_nothing(
+    fresh: PulumiProject, manager: EngineHost
+) -> None:
+    fresh.set_config(on_private_engine(manager, **{**BASE, "memory": "4 gigabytes", "webPort": 80800}))
+    preview = fresh.preview(check=False)
+    assert preview.returncode != 0
+    text = preview.stdout + preview.stderr
+    assert "wipp:memory" in text and "4 gigabytes" in text and "size[g|G|m|M|k|K]" in text
+    assert "wipp:webPort" in text and "80800" in text
+    up = fresh.up(check=False)
+    assert up.returncode != 0
+    assert not set(SERVICE_NAMES) & set(manager.engine.services())
+    in_state = json.loads(fresh.export())["deployment"].get("resources") or []
+    assert {r["type"] for r in in_state} <= {"pulumi:pulumi:Stack"}
+
+
+def test_a_service_removed_by_hand_is_reported_by_refresh_and_recreated_by_up(
+    deployed: PulumiProject, manager: EngineHost
+) -> None:
+    manager.engine.request("DELETE", "/services/exec")
+    drift = deployed.refresh("--expect-no-changes", check=False)
+    assert drift.returncode != 0
+    assert "exec" in drift.stdout + drift.stderr
+    deployed.refresh()
+    assert "exec" not in deployed.resources()
+    up = deployed.up()
+    # exec is created again, and its wait runs again for the new service.
+    assert {name: op for name, op in up.operations().items() if op != "same"} == {
+        "exec": "create",
+        "exec-running": "update",
+    }
+    wait_until(lambda: manager.engine.running_tasks("exec") == 1, 60, 0.2, "exec running again")
+
+
+def test_renaming_the_network_moves_every_service_in_one_up(deployed: PulumiProject, manager: EngineHost) -> None:
+    try:
+        deploy(deployed, manager, network="wippnet2")
+        networks = {name: s["Spec"]["TaskTemplate"]["Networks"] for name, s in manager.engine.services().items()}
+        new_id = manager.engine.request("GET", "/networks/wippnet2")["Id"]
+        assert all([n["Target"] for n in nets] == [new_id] for nets in networks.values()), networks
+        assert not manager.engine.network_exists("wippnet")
+        wait_for_web(manager)
+    finally:
+        deploy(deployed, manager)
+    assert not manager.engine.network_exists("wippnet2")
+
+
+def test_an_upgrade_to_a_missing_image_rolls_back_and_says_which_service(
+    deployed: PulumiProject, manager: EngineHost
+) -> None:
+    before = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    deployed.set_config(on_private_engine(manager, **{**BASE, "version": "9.9.9-missing"}))
+    with SilenceMeter(manager) as meter:
+        failed = deployed.up(check=False)
+    assert failed.returncode != 0
+    message = "service master: the update to wipp/wipp_master:9.9.9-missing failed"
+    assert message in failed.output and "rolled it back" in failed.output, failed.output
+    # The swarm put the service back on the image it ran; WIPP answered throughout.
+    spec = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    assert spec == before
+    assert meter.polls > 10 and meter.silent_seconds == 0.0
+    wait_until(lambda: manager.engine.running_tasks("master") == 1, 60, 0.2, "master running after the rollback")
+    deploy(deployed, manager)
+    deployed.preview("--expect-no-changes")
