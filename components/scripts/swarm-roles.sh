@@ -13,7 +13,8 @@ manager_reachability() {
     docker node inspect --format '{{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}' "$1"
 }
 
-printf '%s\n' "$ROLES" | while read -r node_id role host_name; do
+# A here-document, not a pipe: the loop runs in this shell, so `set -u` and `exit` act on the script.
+while read -r node_id role host_name; do
     [ -n "$node_id" ] || continue
     current=$(docker node inspect --format '{{.Spec.Role}}' "$node_id")
     if [ "$current" = "$role" ]; then
@@ -31,4 +32,6 @@ printf '%s\n' "$ROLES" | while read -r node_id role host_name; do
         sleep 1
     done
     echo "swarm-roles: $host_name was a $current, now a $role as wipp:hosts says" >&2
-done
+done <<ROLES
+$ROLES
+ROLES
