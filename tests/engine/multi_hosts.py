@@ -207,8 +207,13 @@ class Cluster:
         return next(h for h in self.hosts if h.name == name)
 
     def client_prefix(self) -> list[str]:
-        """Runs a command (Pulumi) on the test's workstation: the lan namespace, the agent in reach."""
-        return ["nsenter", f"--net=/run/netns/{self.lan}", "env", f"SSH_AUTH_SOCK={self.agent_socket}"]
+        """Runs a command (Pulumi) on the test's workstation: the lan namespace, the agent in reach,
+        and a private copy of /etc over /etc (as every engine test runs pulumi), made by `start`."""
+        return [
+            *["nsenter", f"--net=/run/netns/{self.lan}", "unshare", "--mount", "--propagation", "private", "--"],
+            *["sh", "-c", 'mount --bind "$0" /etc && exec "$@"', str(self.root / "workstation-etc")],
+            *["env", f"SSH_AUTH_SOCK={self.agent_socket}"],
+        ]
 
     def http_get(self, address: str, port: int, path: str = "/") -> str | None:
         """GET from the workstation; None when nothing answers within 2 s."""
@@ -227,6 +232,7 @@ class Cluster:
     # -- bring-up ----------------------------------------------------------------------------
     def start(self, workdir: Path) -> None:
         self._make_lan()
+        _run(["cp", "-a", "/etc", str(self.root / "workstation-etc")], timeout=120)
         self.shared.mkdir()
         self._make_client_key()
         openssh = ssh_host.unpacked_sshd(workdir / "openssh")

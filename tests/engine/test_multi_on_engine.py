@@ -12,7 +12,6 @@ This kernel has no IPVS, so WIPP publishes in host mode with dnsrr endpoints.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import pytest
 from docker_api import wait_until
 from harness import fake_host_key
 from multi_hosts import Cluster, TestHost
+from prerequisites import require_root, skip_or_fail
 from pulumi_cli import PulumiHome, PulumiProject
 
 SERVICES = ("mongodb", "master", "wipp", "exec")
@@ -36,13 +36,11 @@ CONVERGE_SECONDS = 180
 
 
 def _require_root_tools() -> None:
-    tools = ("ip", "nsenter", "unshare", "dockerd", "ufw", "ssh", "ssh-agent")
+    require_root("three test hosts, each with its own dockerd and sshd,")
+    tools = ("ip", "nsenter", "unshare", "dockerd", "ufw", "ssh", "ssh-agent", "apt-get", "dpkg")
     missing = [tool for tool in tools if not shutil.which(tool)]
-    if os.geteuid() != 0 or missing:
-        reason = f"three test hosts need root and {', '.join(missing) or 'nothing more'} (`bash .ci/run` installs them)"
-        if os.environ.get("WIPP_REQUIRE_ENGINE") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    if missing:
+        skip_or_fail(f"three test hosts need {', '.join(missing)} (`bash .ci/run` installs them)")
 
 
 def _machine_firewall() -> tuple[str, str]:
@@ -91,9 +89,9 @@ def stack_config(cluster: Cluster, host_keys: dict[str, str] | None = None) -> d
 
 @pytest.fixture(scope="module")
 def stack(cluster: Cluster, pulumi_home: PulumiHome, tmp_path_factory: pytest.TempPathFactory) -> PulumiProject:
-    # PULUMI_DEBUG_COMMANDS enables `--event-log`, which PulumiProject's up and destroy pass.
-    prefix = [*cluster.client_prefix(), "PULUMI_DEBUG_COMMANDS=true"]
-    project = PulumiProject(pulumi_home, tmp_path_factory.mktemp("multi-stack"), "multi", prefix=prefix)
+    project = PulumiProject(
+        pulumi_home, tmp_path_factory.mktemp("multi-stack"), "multi", prefix=cluster.client_prefix()
+    )
     project.set_config(stack_config(cluster))
     assert cluster.client_key is not None
     project.set_secret("sshPrivateKey", cluster.client_key.read_text())
