@@ -27,7 +27,7 @@ def host_command(
     name: str,
     connection: HostConnection,
     *,
-    create: str,
+    create: pulumi.Input[str],
     delete: str | None = None,
     stdin: pulumi.Input[str] | None = None,
     triggers: list[str] | None = None,

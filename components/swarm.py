@@ -61,6 +61,7 @@ class Swarm(pulumi.ComponentResource):
         tokens = {role: self._token(name, role, init) for role in roles}
 
         self.node_ids = {manager.host_name: self.manager_node_id}
+        joins = []
         for member in args.joining:
             host = member.connection
             join = host_command(
@@ -79,8 +80,31 @@ class Swarm(pulumi.ComponentResource):
                 opts=self._options(host, depends_on=[tokens[member.role], *self._firewall_of(manager)]),
             )
             self.node_ids[host.host_name] = join.stdout.apply(str.strip)
+            joins.append(join)
+        if joins:
+            self._roles(name, joins)
 
         self.register_outputs({"managerNodeId": self.manager_node_id, "nodeIds": self.node_ids})
+
+    def _roles(self, name: str, joins: list[pulumi.CustomResource]) -> pulumi.CustomResource:
+        """Each joined node gets the role its host has in wipp:hosts, set by the first manager.
+
+        A join leaves a node already in this swarm as it is, and a worker cannot promote
+        itself: without this, a host changed from worker to manager in the stack file would
+        stay a worker while the stack reports it a manager.
+        """
+        manager = self._args.first_manager
+        lines = [
+            pulumi.Output.concat(self.node_ids[m.connection.host_name], f" {m.role} {m.connection.host_name}")
+            for m in self._args.joining
+        ]
+        roles = pulumi.Output.all(*lines).apply("\n".join)
+        return host_command(
+            f"{name}-roles",
+            manager,
+            create=roles.apply(lambda text: render("swarm-roles.sh", manager.docker_host, ROLES=text)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=joins),
+        )
 
     def _token(self, name: str, role: str, init: pulumi.Resource) -> pulumi.CustomResource:
         manager = self._args.first_manager

@@ -29,6 +29,7 @@ def test_every_script_is_shipped() -> None:
         "swarm-init.sh",
         "swarm-join.sh",
         "swarm-leave.sh",
+        "swarm-roles.sh",
         "swarm-token.sh",
     ]
 
@@ -65,6 +66,7 @@ UNSET = {
     "swarm-init.sh": ("swarm-init-wipp-host", "ADVERTISE_ADDR", "inactive", ""),
     "swarm-join.sh": ("swarm-join-worker", "MANAGER_ADDR", "inactive", "docker swarm join --token"),
     "swarm-leave.sh": ("swarm-join-worker", "LEAVE", "active", "exit 0"),
+    "swarm-roles.sh": ("swarm-roles", "ROLES", "active", "exit 0"),
     "swarm-token.sh": ("swarm-worker-token", "ROLE", "active", "docker swarm join-token --quiet"),
 }
 CHANGES = ("iptables -w -I", "iptables -w -D", "ufw ", "mkdir", "tee", "chown", "chmod", "rm ", "docker swarm")
@@ -83,7 +85,7 @@ def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:
             {"name": "wipp-host", "address": "10.20.0.10", "role": "manager", "local": True},
             {"name": "worker", "address": "10.20.0.11", "role": "worker"},
         ]
-        stack = "multi" if "worker" in resource else "single"
+        stack = "multi" if "worker" in resource or resource == "swarm-roles" else "single"
         overrides = {"allowedSources": ["10.0.0.0/24"], "leaveSwarmOnDestroy": True}
         if stack == "multi":
             overrides |= {"hosts": hosts, "manageFirewall": False, "allowedSources": []}
