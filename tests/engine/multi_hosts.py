@@ -1,11 +1,15 @@
 """Three test hosts on one machine: a manager and two workers, each with its own dockerd and sshd.
 
 Each host is a network namespace with a mount and UTS namespace of its own, held open by an
-"anchor" process started with `ip netns exec`, which bind-mounts /etc/netns/<ns>/* over /etc.
-So each host has its own /etc/ufw (a copy), its own /etc/passwd (a copy with sshd's
-privilege-separation user) and a tmpfs on /run (sshd's /run/sshd, iptables' lock). Its dockerd
-and sshd join the anchor's namespaces with `nsenter`, so the commands Pulumi runs over SSH see
-that private /etc too: ufw's rules and anything written under /etc land in the host's copy.
+"anchor" process: `nsenter --net` into the host's network namespace, then `unshare --mount
+--propagation private --uts`, where a copy of the machine's /etc kept in the host's own temp
+folder is bind-mounted over /etc. So each host has its own /etc (its /etc/ufw, its /etc/passwd
+with sshd's privilege-separation user), a sysfs of its network namespace on /sys (as `ip netns
+exec` mounts one) and a tmpfs on /run (sshd's /run/sshd, iptables' lock). Its sshd joins the
+anchor's namespaces with `nsenter`, so the commands Pulumi runs over SSH see that private /etc
+too: ufw's rules and anything written under /etc land in the host's copy. The machine's own
+/etc is never written: not even /etc/netns (`ip netns exec` is not used), which `Cluster.stop`
+checks.
 
 The namespaces are joined by a bridge inside a "lan" namespace of the test's own, which also
 has an address on the test subnet: Pulumi runs there (`Cluster.client_prefix`), so its SSH
@@ -96,13 +100,13 @@ class TestHost:
 
     @property
     def etc_copy(self) -> Path:
-        """What `ip netns exec` binds over /etc for this host's processes."""
-        return Path("/etc/netns") / self.netns
+        """The host's own /etc: a copy in its temp folder, bound over /etc in its mount namespace."""
+        return self.folder / "etc"
 
     def enter(self) -> list[str]:
         """The prefix that runs a command on this host: its network, mount and UTS namespaces.
 
-        The mount namespace is the anchor's: /etc/netns/<ns>/* over /etc, a tmpfs on /run.
+        The mount namespace is the anchor's: `etc_copy` over /etc, a tmpfs on /run.
         """
         assert self.anchor is not None, f"{self.name} is not started"
         return ["nsenter", f"--target={self.anchor.pid}", "--mount", "--uts", "--net"]
@@ -134,9 +138,9 @@ class TestHost:
         """dockerd with its own data-root, exec-root, pidfile and socket, inside the host."""
         assert self.anchor is not None, f"{self.name} is not started"
         log = (self.folder / "dockerd.log").open("ab")
-        # The host's network and name, but the machine's mounts: `ip netns exec` mounts a sysfs
-        # of the namespace's own, without the cgroup hierarchies dockerd needs (as .ci/run's
-        # engines, it runs with nsenter --net). nsenter execs dockerd: the PID is dockerd's own.
+        # The host's network and name, but the machine's mounts: the anchor's mount namespace has
+        # a sysfs of the network namespace's own, without the cgroup hierarchies dockerd needs (as
+        # .ci/run's engines, it runs with nsenter --net). nsenter execs dockerd: the PID is its own.
         self.dockerd = subprocess.Popen(
             [
                 "nsenter",
@@ -182,6 +186,15 @@ class Cluster:
     agent: subprocess.Popen[bytes] | None = None
     client_key: Path | None = None
     _lan_made: bool = False
+    # The machine's /etc/netns as `start` found it, checked again by `stop`.
+    _etc_netns_before: object = None
+
+    def namespaces(self) -> list[str]:
+        """The network namespaces this cluster makes (its hosts' and the lan)."""
+        return [*(self._netns_of(name) for name, _, _ in HOSTS), self.lan]
+
+    def _netns_of(self, host_name: str) -> str:
+        return f"wmh-{host_name.removeprefix('wipp-')}-{self.suffix}"
 
     @property
     def lan(self) -> str:
@@ -231,13 +244,14 @@ class Cluster:
 
     # -- bring-up ----------------------------------------------------------------------------
     def start(self, workdir: Path) -> None:
+        self._etc_netns_before = etc_netns_state(self.namespaces())
         self._make_lan()
         _run(["cp", "-a", "/etc", str(self.root / "workstation-etc")], timeout=120)
         self.shared.mkdir()
         self._make_client_key()
         openssh = ssh_host.unpacked_sshd(workdir / "openssh")
         for name, role, address in HOSTS:
-            host = TestHost(name, role, address, f"wmh-{name.removeprefix('wipp-')}-{self.suffix}", self.root / name)
+            host = TestHost(name, role, address, self._netns_of(name), self.root / name)
             self.hosts.append(host)
             self._make_host(host, openssh)
         self._start_agent()
@@ -271,22 +285,31 @@ class Cluster:
         self._start_sshd(host, openssh)
 
     def _make_etc(self, host: TestHost) -> None:
-        """The host's own /etc entries: ufw (a copy of the machine's), passwd with sshd's user."""
+        """The host's own /etc, in its temp folder: a copy of the machine's, with ufw setting no
+        kernel values and passwd holding sshd's privilege-separation user."""
         etc = host.etc_copy
-        etc.mkdir(parents=True)
-        shutil.copytree("/etc/ufw", etc / "ufw", symlinks=True)
+        _run(["cp", "-a", "/etc", str(etc)], timeout=120)
         (etc / "ufw" / "sysctl.conf").write_text("")  # no kernel settings from the tests
         passwd = Path("/etc/passwd").read_text()
         (etc / "passwd").write_text(passwd + "sshd:x:64999:65534:sshd privilege separation:/run/sshd:/bin/false\n")
 
     def _start_anchor(self, host: TestHost) -> None:
-        # ip netns exec: new mount namespace, /etc/netns/<ns>/* over /etc; unshare: a UTS namespace
-        # for the host's name; then a tmpfs on /run for sshd's privilege-separation folder.
+        # The host's network namespace; a private mount namespace (nothing mounted in it reaches
+        # the machine's) with the host's /etc copy over /etc and, as `ip netns exec` would, a sysfs
+        # of that network namespace on /sys; a UTS namespace for the host's name; a tmpfs on /run
+        # for sshd's privilege-separation folder.
         inside = (
+            'mount --bind "$0" /etc && umount -l /sys && mount -t sysfs sysfs /sys && '
             f"hostname {host.name} && mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && "
             f"exec sleep {ANCHOR_SECONDS}"
         )
-        host.anchor = subprocess.Popen(["ip", "netns", "exec", host.netns, "unshare", "--uts", "sh", "-c", inside])
+        host.anchor = subprocess.Popen(
+            [
+                *["nsenter", f"--net=/run/netns/{host.netns}"],
+                *["unshare", "--mount", "--propagation", "private", "--uts", "--"],
+                *["sh", "-c", inside, str(host.etc_copy)],
+            ]
+        )
 
         def ready() -> bool:
             if host.anchor is not None and host.anchor.poll() is not None:
@@ -300,6 +323,16 @@ class Cluster:
             return hostname.returncode == 0 and hostname.stdout.startswith(host.name)
 
         wait_until(ready, 20, 0.1, f"{host.name}'s namespaces are ready")
+        self._check_etc_sandbox(host)
+
+    def _check_etc_sandbox(self, host: TestHost) -> None:
+        """A file made in the host's /etc lands in its copy, never in the machine's /etc."""
+        probe = f"wipp-host-probe-{host.netns}"
+        made = host.run(["sh", "-c", f'echo "$(hostname)" > /etc/{probe} && cat /etc/{probe}'])
+        assert made.stdout == f"{host.name}\n", made
+        assert not Path("/etc", probe).exists(), f"{host.name}'s /etc is the machine's"
+        assert (host.etc_copy / probe).read_text() == f"{host.name}\n", f"{host.name}'s /etc is not its copy"
+        (host.etc_copy / probe).unlink()
 
     def _enable_firewall(self, host: TestHost) -> None:
         # As an administrator prepares a server: SSH allowed from the lan, then ufw enabled
@@ -362,7 +395,8 @@ class Cluster:
 
     # -- tear-down ---------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stops every process by PID, then removes namespaces, /etc/netns copies and the folder."""
+        """Stops every process by PID, then removes the namespaces and the folder (with the hosts'
+        /etc copies); then checks that the machine's /etc/netns is as it was."""
         for host in self.hosts:
             if host.sshd is not None:
                 stop_process(host.sshd, grace=10)
@@ -376,11 +410,12 @@ class Cluster:
             stop_process(self.agent, grace=10)
         for host in self.hosts:
             subprocess.run(["ip", "netns", "del", host.netns], capture_output=True, timeout=30)
-            shutil.rmtree(host.etc_copy, ignore_errors=True)
         if self._lan_made:
             subprocess.run(["ip", "netns", "del", self.lan], capture_output=True, timeout=30)
         self._unmount_leftovers()
         shutil.rmtree(self.root, ignore_errors=True)
+        after = etc_netns_state(self.namespaces())
+        assert after == self._etc_netns_before, f"the test created or changed /etc/netns: {after}"
 
     def _end_leftovers(self) -> None:
         """containerd and shims our engines started name our folder on their command lines: end those, by PID."""
@@ -398,6 +433,18 @@ class Cluster:
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
         for mount in sorted((m for m in mounts if m.startswith(str(self.root))), reverse=True):
             subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
+
+
+def etc_netns_state(namespaces: list[str]) -> object:
+    """What the machine's /etc/netns (where `ip netns exec` finds its bind mounts) holds for these
+    namespaces: None when /etc/netns is absent, else every path under /etc/netns/<namespace> with
+    its type, size and modification time (nothing, when the test made none). Only these names:
+    another test run on the machine (an older checkout) may use /etc/netns for its own meanwhile."""
+    top = Path("/etc/netns")
+    if not top.exists():
+        return None
+    paths = [p for name in namespaces if (top / name).exists() for p in [top / name, *sorted((top / name).rglob("*"))]]
+    return [(str(p), p.lstat().st_mode, p.lstat().st_size, p.lstat().st_mtime_ns) for p in paths]
 
 
 @contextmanager
