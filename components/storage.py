@@ -60,9 +60,14 @@ class WippStorage(pulumi.ComponentResource):
         folders = "\n".join(args.sources[key] for key in STORAGE_KEYS)
         owner = f"wipp:{args.stack}"
 
-        def script(mode: str, delete_data: bool = False) -> str:
+        def script(mode: str, delete_data: bool = False, **extra: str) -> str:
             return render(
-                "shared-folders.sh", MODE=mode, FOLDERS=folders, DELETE_DATA=str(delete_data).lower(), OWNER=owner
+                "shared-folders.sh",
+                MODE=mode,
+                FOLDERS=folders,
+                DELETE_DATA=str(delete_data).lower(),
+                OWNER=owner,
+                **extra,
             )
 
         prepared = host_command(
@@ -72,11 +77,14 @@ class WippStorage(pulumi.ComponentResource):
             delete=script("delete", args.delete_data_on_destroy),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # `create` prints the stamp it wrote into every folder (the stack's tag and a token new at
+        # each run, not a secret); each other host checks it finds that stamp, not a local folder.
+        stamp = prepared.stdout.apply(lambda out: (out or "").strip().rpartition("\n")[2])
         checks = [
             host_command(
                 f"{name}-check-{host.host_name}",
                 host,
-                create=script("check"),
+                create=stamp.apply(lambda value: script("check", STAMP=value)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[prepared]),
             )
             for host in args.checked_on

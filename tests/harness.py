@@ -31,6 +31,8 @@ DELETE = object()  # an override value that removes the key
 MULTI_REAL_ADDRESSES = {"192.0.2.10": "10.20.0.10", "192.0.2.11": "10.20.0.11", "192.0.2.12": "10.20.0.12",
                         "192.0.2.0/24": "10.20.0.0/24"}  # fmt: skip
 # What the mocked preflight prints on stdout, in the form `scripts/preflight.sh` prints it (one JSON line).
+# What the mocked shared-folders.sh `create` prints: the stamp it wrote (the stack's tag, a token).
+SHARED_STAMP = "wipp:multi:0123456789abcdef0123456789abcdef"
 PREFLIGHT_FINDINGS = {"docker": "20.10.24", "swarm": "none", "memoryMb": 32000, "diskFreeGb": 200, "warnings": ""}
 
 
@@ -142,6 +144,8 @@ class WippMocks(pulumi.runtime.Mocks):
                 state["stdout"] = f"node-{args.name}"
             elif "MIN_DISK_GB" in script_variables(create):
                 state["stdout"] = json.dumps(PREFLIGHT_FINDINGS) + "\n"
+            elif script_variables(create).get("MODE") == "create" and "FOLDERS" in script_variables(create):
+                state["stdout"] = SHARED_STAMP + "\n"  # what shared-folders.sh prints: its stamp
             else:
                 state["stdout"] = ""
         if args.typ == "docker:index/network:Network":

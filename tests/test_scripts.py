@@ -4,6 +4,7 @@ shared-folder script run for real, as root and as a user with sudo -n, inside a 
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,9 +149,17 @@ def test_values_reach_the_script_exactly_as_given(tmp_path: Path) -> None:
 
 
 # -- the shared-folder script, in the sandbox --------------------------------------------------
-def _folders(mode: str, folders: list[str], delete_data: bool = False, owner: str = "wipp:test") -> str:
+def _folders(
+    mode: str, folders: list[str], delete_data: bool = False, owner: str = "wipp:test", stamp: str | None = None
+) -> str:
+    extra = {"STAMP": stamp} if stamp is not None else {}
     return render(
-        "shared-folders.sh", MODE=mode, FOLDERS="\n".join(folders), DELETE_DATA=str(delete_data).lower(), OWNER=owner
+        "shared-folders.sh",
+        MODE=mode,
+        FOLDERS="\n".join(folders),
+        DELETE_DATA=str(delete_data).lower(),
+        OWNER=owner,
+        **extra,
     )
 
 
@@ -190,17 +199,24 @@ def test_shared_folders_refuses_a_relative_path(box: Sandbox) -> None:
 def test_shared_folders_create_check_keep_and_delete_what_it_made(box: Sandbox, user: str) -> None:
     paths = [f"{SHARED}/db", f"{SHARED}/data"]
 
-    def folders(mode: str, delete_data: bool = False, owner: str = "wipp:test") -> subprocess.CompletedProcess[str]:
-        return box.run(_folders(mode, paths, delete_data, owner), user=user)
+    def folders(
+        mode: str, delete_data: bool = False, owner: str = "wipp:test", stamp: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return box.run(_folders(mode, paths, delete_data, owner, stamp), user=user)
 
     create = folders("create")
     assert create.returncode == 0, create.stderr
+    stamp = create.stdout.strip()
+    assert re.fullmatch(r"wipp:test:[0-9a-f]{32}", stamp), create.stdout  # the only line on stdout
     for folder in paths:
         uid, mode = _stat(box, folder).split()
         assert uid == "1000" and int(mode, 8) & 0o055 == 0o055
         assert box.run(f"cat {folder}/.wipp-created-by").stdout == "wipp:test\n"
-    assert folders("create").returncode == 0  # again: nothing changes
-    assert folders("check").returncode == 0
+        assert box.run(f"cat {folder}/.wipp-shared-stamp", user=USER).stdout == f"{stamp}\n"  # readable by all
+    again = folders("create")  # again: the folders stay, the stamp is new
+    assert again.returncode == 0 and again.stdout.strip() != stamp
+    stamp = again.stdout.strip()
+    assert folders("check", stamp=stamp).returncode == 0
     keep = folders("delete")
     assert keep.returncode == 0 and _stat(box, paths[0]) and "kept" in keep.stderr
     other_stack = folders("delete", delete_data=True, owner="wipp:other")
@@ -209,8 +225,44 @@ def test_shared_folders_create_check_keep_and_delete_what_it_made(box: Sandbox, 
     gone = folders("delete", delete_data=True)
     assert gone.returncode == 0, gone.stderr
     assert not _stat(box, paths[0]) and not _stat(box, paths[1])
-    missing = folders("check")
+    missing = folders("check", stamp=stamp)
     assert missing.returncode != 0 and "mount the shared storage first" in missing.stderr
+
+
+def test_shared_folders_check_fails_on_a_local_folder_at_the_same_path(tmp_path: Path) -> None:
+    """Two hosts that do not share the storage: two sandboxes, each with its own SHARED (its own
+    tmpfs). The check passes where the manager's `create` wrote its stamp, and fails on the other
+    host's local folder, whether it has no stamp or an earlier run's."""
+    require_root("two sandboxes")
+    paths = [f"{SHARED}/db", f"{SHARED}/data"]
+    with (
+        Sandbox(tmp_path / "manager", guarded=[SHARED]) as manager,
+        Sandbox(tmp_path / "other", guarded=[SHARED]) as other,
+    ):
+        for box in (manager, other):
+            assert box.run(f"mkdir -p {paths[0]} {paths[1]}").returncode == 0  # the same paths on both hosts
+        created = manager.run(_folders("create", paths))
+        assert created.returncode == 0, created.stderr
+        stamp = created.stdout.strip()
+        same = manager.run(_folders("check", paths, stamp=stamp))
+        assert same.returncode == 0, same.stderr
+        local = other.run(_folders("check", paths, stamp=stamp))
+        assert local.returncode != 0 and local.stdout == ""
+        assert f"{paths[0]} on " in local.stderr and "has no .wipp-shared-stamp" in local.stderr
+        assert "the shared storage seems not to be mounted there" in local.stderr
+        earlier = other.run(_folders("create", paths)).stdout.strip()  # a stamp, but another run's
+        assert earlier and earlier != stamp
+        stale = other.run(_folders("check", paths, stamp=stamp))
+        assert stale.returncode != 0 and "is not this run's" in stale.stderr
+        assert manager.run(_folders("check", paths, stamp="")).returncode != 0  # an empty stamp matches nothing
+
+
+def test_shared_folders_never_writes_the_stamp_through_a_link(box: Sandbox) -> None:
+    folder, target = f"{SHARED}/db", "/etc/wipp-stamp-target"
+    box.run(f"mkdir {folder} && echo 'keep' > {target} && ln -s {target} {folder}/.wipp-shared-stamp")
+    result = box.run(_folders("create", [folder]))
+    assert result.returncode != 0 and "is not a plain file" in result.stderr and result.stdout == ""
+    assert box.run(f"cat {target}").stdout == "keep\n"
 
 
 def test_shared_folders_never_deletes_a_folder_it_did_not_create(box: Sandbox) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import run_program, script_variables
+from harness import SHARED_STAMP, run_program, script_variables
 
 from components.wipp import SEED_VOLUME_NAMES
 
@@ -41,9 +41,11 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
     # What the script does with these (owner 1000, the marker, keep or delete) is tested in test_scripts.py.
     assert create["MODE"] == "create" and delete["MODE"] == "delete" and delete["DELETE_DATA"] == "false"
     assert create["OWNER"] == delete["OWNER"] == "wipp:multi" and delete["FOLDERS"] == create["FOLDERS"]
+    assert "STAMP" not in create  # the script makes the stamp itself, new at each run, and prints it
     for worker in ("wipp-worker-1", "wipp-worker-2"):
         check = deployment.named(f"storage-check-{worker}")
-        assert script_variables(check.inputs["create"]) == {**create, "MODE": "check"}
+        # Each check is given exactly the stamp the manager's `create` printed (its last line).
+        assert script_variables(check.inputs["create"]) == {**create, "MODE": "check", "STAMP": SHARED_STAMP}
         assert "delete" not in check.inputs  # a check never removes anything
         assert prepare.urn in check.dependencies
 

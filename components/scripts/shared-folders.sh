@@ -5,16 +5,21 @@
 # MODE=create  makes the folders (on one manager; the storage is shared). A
 #              folder this script makes gets a marker file naming the stack; a
 #              folder that was already there (data of an earlier deployment) does not.
-# MODE=check   fails unless every folder exists (the other hosts: is the
-#              shared storage mounted there?).
+#              Every folder, made or found, gets a stamp file holding the stack's tag
+#              and a random token new at each run; the stamp (not a secret) is the
+#              only line printed on stdout.
+# MODE=check   fails unless every folder exists and holds that stamp (the other
+#              hosts: is the shared storage mounted there, or only a local folder
+#              at the same path?).
 # MODE=delete  removes them only when DELETE_DATA is true, and then only the
 #              folders whose marker names this stack; every other folder is kept.
 # Input variables: MODE, FOLDERS (absolute paths, one per line), DELETE_DATA,
-# OWNER (the stack's tag written into the marker).
+# OWNER (the stack's tag written into the marker), STAMP (check: what create printed).
 set -eu
 set -f  # folder names are never globbed
 
 MARKER=.wipp-created-by
+STAMP_FILE=.wipp-shared-stamp
 
 # The program accepts only these paths; the script refuses anything else on its own too,
 # since it may run `rm -rf`.
@@ -50,6 +55,15 @@ for folder in $FOLDERS; do
     IFS=$old_ifs
     check_path "$folder"
 done
+if [ "$MODE" = check ] && [ -z "$STAMP" ]; then
+    echo "shared-folders: STAMP is empty: nothing to compare the folders with" >&2
+    exit 1
+fi
+if [ "$MODE" = create ]; then
+    token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    [ "${#token}" -eq 32 ] || { echo "shared-folders: could not read a random token" >&2; exit 1; }
+    stamp="$OWNER:$token"
+fi
 IFS='
 '
 for folder in $FOLDERS; do
@@ -67,12 +81,26 @@ for folder in $FOLDERS; do
                 echo "shared-folders: $folder is already there; using it (it stays on destroy)" >&2
             fi
             as_root chown 1000 -- "$folder"
-            as_root chmod u+rwx,go+rx -- "$folder" ;;
+            as_root chmod u+rwx,go+rx -- "$folder"
+            # Never written through a link (root writes it; the folder belongs to UID 1000).
+            if [ -L "$folder/$STAMP_FILE" ] || { [ -e "$folder/$STAMP_FILE" ] && [ ! -f "$folder/$STAMP_FILE" ]; }; then
+                echo "shared-folders: $folder/$STAMP_FILE is not a plain file; remove it and run again" >&2
+                exit 1
+            fi
+            printf '%s\n' "$stamp" | as_root tee -- "$folder/$STAMP_FILE" >/dev/null
+            as_root chmod go+r -- "$folder/$STAMP_FILE" ;;
         check)
             [ -d "$folder" ] || {
                 echo "shared-folders: $folder is missing on $(hostname): mount the shared storage first" >&2
                 exit 1
-            } ;;
+            }
+            found=$(cat -- "$folder/$STAMP_FILE" 2>/dev/null || true)
+            if [ "$found" != "$STAMP" ]; then
+                if [ -z "$found" ]; then why="it has no $STAMP_FILE"; else why="its $STAMP_FILE is not this run's"; fi
+                echo "shared-folders: $folder on $(hostname) is not the folder the first manager prepared ($why):" \
+                    "the shared storage seems not to be mounted there (a local folder at the same path?)" >&2
+                exit 1
+            fi ;;
         delete)
             if [ "$DELETE_DATA" != true ]; then
                 echo "shared-folders: kept $folder (wipp:deleteDataOnDestroy is false)" >&2
@@ -86,3 +114,6 @@ for folder in $FOLDERS; do
             fi ;;
     esac
 done
+if [ "$MODE" = create ]; then
+    printf '%s\n' "$stamp"
+fi

@@ -176,11 +176,15 @@ def test_up_builds_the_swarm_over_ssh_and_runs_wipp_across_the_hosts(
     for worker in cluster.workers:
         assert "wipp:multi:" not in worker.run(["iptables", "-S", "DOCKER-USER"]).stdout
 
-    # The shared folders: made once (on the manager), owned by UID 1000, read and execute for all.
+    # The shared folders: made once (on the manager), owned by UID 1000, read and execute for all,
+    # each with the one stamp the workers' checks found (they share the folder).
+    stamps = set()
     for key in STORAGE_KEYS:
         folder = cluster.shared / f"{key}volume"
         assert folder.stat().st_uid == 1000 and folder.stat().st_mode & 0o055 == 0o055, folder
         assert (folder / ".wipp-created-by").read_text() == "wipp:multi\n"
+        stamps.add((folder / ".wipp-shared-stamp").read_text())
+    assert len(stamps) == 1 and re.fullmatch(r"wipp:multi:[0-9a-f]{32}\n", stamps.pop()), stamps
     commands = stack.resources()
     assert [name for name in commands if name.startswith("storage-folders-")] == ["storage-folders-wipp-manager"]
     assert sorted(name for name in commands if name.startswith("storage-check-")) == [
