@@ -28,6 +28,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 from pydantic_core.core_schema import ValidationInfo
 
 from . import wipp
+from .durations import milliseconds
 from .host_command import HostConnection
 
 # fmt: off
@@ -128,11 +129,6 @@ def _bytes(size: str) -> int:
     return int(size[:-1]) * 1024 ** ("kmg".index(size[-1].lower()) + 1)
 
 
-def _milliseconds(duration: str) -> int:
-    unit_ms = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
-    return sum(int(number) * unit_ms[unit] for number, unit in re.findall(r"([0-9]+)(ms|s|m|h)", duration))
-
-
 def _address(text: str, cidr: bool = False) -> str:  # of one real host, or with `cidr` a network of real hosts
     try:
         network = ip_network(text, strict=False) if cidr else ip_network(IPv4Address(text))
@@ -186,7 +182,7 @@ _STORAGE_KEYS = ", ".join(wipp.STORAGE_KEYS)
 Port = Annotated[int, BeforeValidator(_port_number), Field(ge=1, le=65535), _form("a TCP port number from 1 to 65535")]
 Flag = Annotated[bool, BeforeValidator(_flag), _form("true or false")]
 Duration = Annotated[str, _pattern(r"(?:[0-9]+(?:ms|s|m|h))+"),
-                     _refused_if(lambda d: not 0 < _milliseconds(d) <= (2**63 - 1) // 10**6),  # Go's: int64 ns
+                     _refused_if(lambda d: not 0 < milliseconds(d) <= (2**63 - 1) // 10**6),  # Go's: int64 ns
                      _form("a positive duration of whole numbers with ms, s, m or h, such as 500ms, 1m30s or 20m")]
 VolumeName = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]+"), Field(max_length=255),
                        _form("a Docker volume name: 2 to 255 letters, digits, '_', '.', '-', first a letter or digit")]
@@ -373,7 +369,7 @@ class Settings(_Keys):
     delete_data_on_destroy: Flag
     converge_interval: Duration
     converge_timeout: Annotated[Duration, _between(
-        lambda timeout, keys: "converge_interval" in keys and _milliseconds(timeout) <= _milliseconds(
+        lambda timeout, keys: "converge_interval" in keys and milliseconds(timeout) <= milliseconds(
             keys["converge_interval"]) and f"longer than wipp:convergeInterval ({keys['converge_interval']})")]
     docker_host: Annotated[str, _pattern(r"(?:unix|tcp|ssh)://\S+")] | None = Field(
         None, description="unix:///path/docker.sock, tcp://host:port or ssh://user@host")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi_docker as docker
 
+from .durations import milliseconds
 from .host_command import HostConnection, host_command
 from .scripts import render
 from .wipp import SERVICE_MOUNTS, SERVICE_NAMES
@@ -116,8 +116,8 @@ class WippServices(pulumi.ComponentResource):
                 args.manager.docker_host,
                 SERVICE=service,
                 IMAGE=args.images[service],
-                TIMEOUT_S=str(max(1, round(go_duration_seconds(args.converge_timeout)))),
-                INTERVAL_S=f"{go_duration_seconds(args.converge_interval):g}",
+                TIMEOUT_S=str(max(1, round(milliseconds(args.converge_timeout) / 1000))),
+                INTERVAL_S=f"{milliseconds(args.converge_interval) / 1000:g}",
                 SERVICE_ID=service_id,
                 SPEC_DIGEST=hashlib.sha256(json.dumps(spec_values, sort_keys=True).encode()).hexdigest()[:16],
             )
@@ -188,9 +188,3 @@ class WippServices(pulumi.ComponentResource):
             return None
         node_id = pulumi.Output.from_input(self._args.pinned_node_id)
         return docker.ServiceTaskSpecPlacementArgs(constraints=[node_id.apply(lambda n: f"node.id=={n}")])
-
-
-def go_duration_seconds(duration: str) -> float:
-    """A Go duration that config has checked (`500ms`, `1m30s`, `20m`) in seconds."""
-    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(int(n) * unit[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h)", duration))
