@@ -8,6 +8,9 @@ from typing import Any
 import pulumi
 import pulumi_command as command
 
+# What `host_command` makes: a local command or one over SSH; both have `stdout` and `stderr`.
+HostCommand = command.local.Command | command.remote.Command
+
 
 @dataclass(frozen=True)
 class HostConnection:
@@ -33,7 +36,7 @@ def host_command(
     triggers: list[str] | None = None,
     secret_stdout: bool = False,
     opts: pulumi.ResourceOptions,
-) -> pulumi.CustomResource:
+) -> HostCommand:
     """A pulumi-command resource running `create` (and `delete` on destroy) on one host.
 
     A change of `create` re-runs `create` only (the old `delete` never runs); a

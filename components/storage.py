@@ -90,4 +90,9 @@ class WippStorage(pulumi.ComponentResource):
             for host in args.checked_on
         ]
         ready = pulumi.Output.all(prepared.id, *[c.id for c in checks])
-        return {key: ready.apply(lambda _, k=key: args.sources[k]) for key in STORAGE_KEYS}
+        return {key: _once(ready, args.sources[key]) for key in STORAGE_KEYS}
+
+
+def _once(ready: pulumi.Output[list[str]], value: str) -> pulumi.Output[str]:
+    """`value`, known only once `ready` is: a service that mounts it waits for the folders' checks."""
+    return ready.apply(lambda _: value)

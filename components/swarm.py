@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from .host_command import HostConnection, host_command
+from .host_command import HostCommand, HostConnection, host_command
 from .scripts import render
 
 
@@ -86,7 +86,7 @@ class Swarm(pulumi.ComponentResource):
 
         self.register_outputs({"managerNodeId": self.manager_node_id, "nodeIds": self.node_ids})
 
-    def _roles(self, name: str, joins: list[pulumi.CustomResource]) -> pulumi.CustomResource:
+    def _roles(self, name: str, joins: list[HostCommand]) -> HostCommand:
         """Each joined node gets the role its host has in wipp:hosts, set by the first manager.
 
         A join leaves a node already in this swarm as it is, and a worker cannot promote
@@ -106,7 +106,7 @@ class Swarm(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=joins),
         )
 
-    def _token(self, name: str, role: str, init: pulumi.Resource) -> pulumi.CustomResource:
+    def _token(self, name: str, role: str, init: pulumi.Resource) -> HostCommand:
         manager = self._args.first_manager
         return host_command(
             f"{name}-{role}-token",

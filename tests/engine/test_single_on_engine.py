@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from docker_api import wait_until
@@ -34,7 +35,7 @@ from single_stack import (
 
 from components.wipp import SEED_VOLUME_NAMES, SERVICE_NAMES
 
-BASE = {"version": "2.2.0", "memory": "4G"}
+BASE: dict[str, Any] = {"version": "2.2.0", "memory": "4G"}
 UPGRADED = {name: "update" for service in ("master", "wipp", "exec") for name in (service, f"{service}-running")}
 
 
@@ -49,7 +50,7 @@ def project(
     remove_volumes(manager, VOLUMES)
 
 
-def deploy(project: PulumiProject, manager: EngineHost, **overrides: object) -> None:
+def deploy(project: PulumiProject, manager: EngineHost, **overrides: Any) -> None:
     project.set_config(on_private_engine(manager, **{**BASE, **overrides}))
     project.up()
 
