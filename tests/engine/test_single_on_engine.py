@@ -209,6 +209,29 @@ def test_bad_config_stops_preview_with_the_programs_message_and_creates_nothing(
     assert {r["type"] for r in in_state} <= {"pulumi:pulumi:Stack"}
 
 
+def test_wrong_types_come_in_the_programs_one_report_with_every_other_mistake(
+    fresh: PulumiProject, manager: EngineHost
+) -> None:
+    # A word where Pulumi.yaml's default is a number, a number where it is a boolean, and a mistake
+    # of another kind. Were a type declared in Pulumi.yaml, the CLI would stop first, on one key.
+    wrong = {"webPort": "http", "manageFirewall": 3, "memory": "4 gigabytes"}
+    fresh.set_config(on_private_engine(manager, **{**BASE, **wrong}))
+    preview = fresh.preview(check=False)
+    assert preview.returncode != 0
+    text = preview.stdout + preview.stderr
+    assert "must be of type" not in text  # the CLI's own check, which names one key and no value
+    assert "3 mistakes in the stack's wipp:* config:" in text
+    for mistake in (
+        "config wipp:webPort = 'http' is invalid: expected a TCP port number from 1 to 65535",
+        "config wipp:manageFirewall = '3' is invalid: expected true or false",
+        "config wipp:memory = '4 gigabytes' is invalid: expected a whole positive size with a unit",
+    ):
+        assert text.count(mistake) >= 1, f"{mistake!r} not in the report:\n{text}"
+    assert not set(SERVICE_NAMES) & set(manager.engine.services())
+    in_state = json.loads(fresh.export())["deployment"].get("resources") or []
+    assert {r["type"] for r in in_state} <= {"pulumi:pulumi:Stack"}
+
+
 def test_a_service_removed_by_hand_is_reported_by_refresh_and_recreated_by_up(
     deployed: PulumiProject, manager: EngineHost
 ) -> None:
