@@ -194,8 +194,9 @@ def test_volumes_go_only_when_delete_data_on_destroy_is_true(
 
 
 def test_bad_config_stops_preview_with_the_programs_message_and_creates_nothing(
-    fresh: PulumiProject, manager: EngineHost
+    fresh: PulumiProject, manager: EngineHost, swarm: str
 ) -> None:
+    # `swarm`: the engine is a swarm manager, so that it can answer which services there are.
     fresh.set_config(on_private_engine(manager, **{**BASE, "memory": "4 gigabytes", "webPort": 80800}))
     preview = fresh.preview(check=False)
     assert preview.returncode != 0
@@ -210,7 +211,7 @@ def test_bad_config_stops_preview_with_the_programs_message_and_creates_nothing(
 
 
 def test_wrong_types_come_in_the_programs_one_report_with_every_other_mistake(
-    fresh: PulumiProject, manager: EngineHost
+    fresh: PulumiProject, manager: EngineHost, swarm: str
 ) -> None:
     # A word where Pulumi.yaml's default is a number, a number where it is a boolean, and a mistake
     # of another kind. Were a type declared in Pulumi.yaml, the CLI would stop first, on one key.
