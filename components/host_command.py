@@ -1,4 +1,10 @@
-"""One shell command on one host: local (no SSH) or over SSH, as the host's connection says."""
+"""One shell command on one host: a pulumi-command resource, local or over SSH.
+
+Makes: a `command:local:Command` for a host with `local: true`, else a `command:remote:Command`
+that connects with the host's user, port, checked host key and wipp:sshPrivateKey.
+Depends on: `HostConnection`, which `config/settings.py` builds from a `Host`. Every component
+that acts on a host goes through `host_command`, so SSH and logging are decided in one place.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""Swarm: `docker swarm init` on the first manager, every other host joins."""
+"""Swarm: the Docker swarm over every host, as commands on the hosts.
+
+Makes: `swarm-init-<first manager>` (scripts/swarm-init.sh), a secret join-token command per role
+some host joins as (swarm-token.sh), `swarm-join-<host>` for every other host (swarm-join.sh,
+token on stdin), and `swarm-roles` (swarm-roles.sh: each joined node gets the role its host has
+in wipp:hosts). Their deletes (swarm-leave.sh) leave the swarm only with wipp:leaveSwarmOnDestroy.
+Depends on: the preflight, and each host's firewall rules (the swarm ports open to the cluster).
+The Docker provider, and so the network, storage and services, wait for the swarm.
+"""
 
 from __future__ import annotations
 
