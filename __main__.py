@@ -1,6 +1,8 @@
 """Deploys NIST's WIPP 2.2.0 on Docker Swarm: read config, build components, export.
 
-This is the only place that reads the settings: each component gets just what it uses.
+This is the only place that reads the settings: each component gets just what it uses. The
+order below is the order on the hosts: preflight, firewall, swarm, then (through the Docker
+provider on the first manager) network, storage and the four services. See CONTRIBUTING.md.
 """
 
 import pulumi
@@ -37,6 +39,7 @@ preflight = Preflight(
     ),
 )
 
+# Per host: the swarm ports open to the cluster only, WIPP's ports to wipp:allowedSources.
 firewalls = {
     h.name: HostFirewall(
         f"firewall-{h.name}",
@@ -63,6 +66,7 @@ swarm = Swarm(
     ),
 )
 
+# Everything after the swarm is made through Docker's API on the first manager.
 docker_provider = docker.Provider(
     "swarm-manager",
     host=settings.docker_provider_host,

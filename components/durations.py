@@ -1,4 +1,7 @@
-"""Go durations (`500ms`, `1m30s`, `20m`), the form config takes for the converge settings."""
+"""Go durations (`500ms`, `1m30s`, `20m`): the form of wipp:convergeInterval and wipp:convergeTimeout.
+
+Used by `config/` (to compare the two) and by `services.py` (to hand the wait script seconds).
+"""
 
 from __future__ import annotations
 

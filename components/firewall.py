@@ -1,4 +1,13 @@
-"""HostFirewall: one host's swarm ports (ufw) and published WIPP ports (Docker's DOCKER-USER chain)."""
+"""HostFirewall: the firewall rules of one host, as two commands on that host.
+
+Makes: a `<name>-swarm-ports` command (scripts/firewall-swarm-ports.sh: ufw rules that let only
+the cluster's hosts and wipp:allowedSources reach the swarm ports) and, when the host publishes
+WIPP's ports and wipp:allowedSources is set, a `<name>-published-ports` command
+(scripts/firewall-published-ports.sh: rules in Docker's DOCKER-USER chain, since Docker's
+published ports bypass ufw, and a systemd unit that puts them back after Docker restarts).
+Depends on: the host's connection, and what must finish first (the preflight); the swarm's
+init and joins wait for these rules. Made only with wipp:manageFirewall true.
+"""
 
 from __future__ import annotations
 

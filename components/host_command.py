@@ -1,4 +1,10 @@
-"""One shell command on one host: local (no SSH) or over SSH, as the host's connection says."""
+"""One shell command on one host: a pulumi-command resource, local or over SSH.
+
+Makes: a `command:local:Command` for a host with `local: true`, else a `command:remote:Command`
+that connects with the host's user, port, checked host key and wipp:sshPrivateKey.
+Depends on: `HostConnection`, which `config/settings.py` builds from a `Host`. Every component
+that acts on a host goes through `host_command`, so SSH and logging are decided in one place.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ from typing import Any
 
 import pulumi
 import pulumi_command as command
+
+# What `host_command` makes: a local command or one over SSH; both have `stdout` and `stderr`.
+HostCommand = command.local.Command | command.remote.Command
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ def host_command(
     triggers: list[str] | None = None,
     secret_stdout: bool = False,
     opts: pulumi.ResourceOptions,
-) -> pulumi.CustomResource:
+) -> HostCommand:
     """A pulumi-command resource running `create` (and `delete` on destroy) on one host.
 
     A change of `create` re-runs `create` only (the old `delete` never runs); a

@@ -1,4 +1,9 @@
-"""OverlayNetwork: the attachable overlay network the four services share."""
+"""OverlayNetwork: the attachable overlay network (wipp:network, wippnet by default) the four
+services share and find each other on by name.
+
+Makes: one `docker:index:Network` through the Docker provider (on the first manager).
+Depends on: the swarm (an overlay network needs one), through the provider's options.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Preflight: every host checked before anything changes on it."""
+"""Preflight: every host checked before anything changes on any of them.
+
+Makes: one `preflight-<host>` command per host (scripts/preflight.sh, in parallel): Docker
+answers, the host is in no other swarm, the published ports are free, ufw is there when needed,
+memory and disk against NIST's figures (a warning, or a stop with wipp:strictPreflight).
+Depends on: each host's connection. The firewall and the swarm wait for it; `summary` (what each
+host reported) is the stack output `preflight`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Host scripts (files in `scripts/`) rendered into the text pulumi-command runs.
 
+Used by every component that runs a script on a host; depends on nothing but the files.
+
 A rendered script is plain POSIX shell: `NAME='value'` lines, the functions all
 scripts share (`scripts/lib/common.sh`), then the file.
 Values are shell-quoted; secrets never go here (they travel on stdin).

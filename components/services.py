@@ -1,10 +1,19 @@
-"""WippServices: mongodb -> master -> wipp -> exec, each waiting for the one before."""
+"""WippServices: WIPP's four services, mongodb -> master -> wipp -> exec, each started only once
+the one before runs.
+
+Makes: a `docker:index:Service` per service (or, with wipp:bindAddress, a `docker:index:Container`
+for wipp, since a swarm service cannot publish on one address) and after each service a
+`<service>-running` command on the first manager (scripts/service-running.sh) that waits until
+it runs its task; the next service depends on that wait.
+Depends on: the overlay network's ID, the storage's mount sources (known only once the storage
+is ready), the images and arguments from config, and the first manager's connection.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -38,7 +47,7 @@ class WippServicesArgs:
     manager: HostConnection  # where the wait for each service runs (the first manager)
     network_id: pulumi.Input[str]
     mount_type: str  # "volume" or "bind"
-    mount_sources: dict[str, pulumi.Input[str]]
+    mount_sources: Mapping[str, pulumi.Input[str]]  # Mapping: a dict of Outputs is one too
     # In publish mode "host" the web service runs on this node, so the URL holds.
     pinned_node_id: pulumi.Input[str] | None = None
     # wipp:bindAddress: the web workload runs as a container whose ports listen on this address only
@@ -74,9 +83,6 @@ class WippServices(pulumi.ComponentResource):
         args = self._args
         if service == "wipp" and args.bind_address:
             return self._bound_container(depends_on)
-        # mongodb stops first: one writer on its database files. The others too, since in publish
-        # mode host the new wipp task could not bind the ports the old one holds.
-        update = {"order": "stop-first", "failure_action": "rollback", "monitor": UPDATE_MONITOR}
         return docker.Service(
             service,
             name=service,
@@ -90,7 +96,11 @@ class WippServices(pulumi.ComponentResource):
                 placement=self._placement(service),
             ),
             endpoint_spec=self._endpoint(service),
-            update_config=docker.ServiceUpdateConfigArgs(**update),
+            # Stop-first: mongodb so that only one process ever writes its database files; the others
+            # too, since in publish mode host a new wipp task could not bind the ports the old one holds.
+            update_config=docker.ServiceUpdateConfigArgs(
+                order="stop-first", failure_action="rollback", monitor=UPDATE_MONITOR
+            ),
             rollback_config=docker.ServiceRollbackConfigArgs(order="stop-first", monitor=UPDATE_MONITOR),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )

@@ -1,4 +1,13 @@
-"""WippStorage: the four storage places, kept on destroy unless asked otherwise."""
+"""WippStorage: where WIPP keeps its data, kept on destroy unless wipp:deleteDataOnDestroy.
+
+Makes: in volume mode (one host), four `docker:index:Volume`s, retained on destroy; in bind mode
+(several hosts), a `<name>-folders-<first manager>` command (scripts/shared-folders.sh) that makes
+the four shared folders and a stamp in each, and a `<name>-check-<host>` command on every other
+host that finds the same stamp, so a host without the shared storage mounted is stopped.
+Depends on: the swarm (through the provider's options) and the hosts' connections. `sources`,
+the mount source of each storage key, is known only once all of this is done: the services
+that mount them wait for it.
+"""
 
 from __future__ import annotations
 
@@ -90,4 +99,9 @@ class WippStorage(pulumi.ComponentResource):
             for host in args.checked_on
         ]
         ready = pulumi.Output.all(prepared.id, *[c.id for c in checks])
-        return {key: ready.apply(lambda _, k=key: args.sources[k]) for key in STORAGE_KEYS}
+        return {key: _once(ready, args.sources[key]) for key in STORAGE_KEYS}
+
+
+def _once(ready: pulumi.Output[list[str]], value: str) -> pulumi.Output[str]:
+    """`value`, known only once `ready` is: a service that mounts it waits for the folders' checks."""
+    return ready.apply(lambda _: value)

@@ -1,4 +1,12 @@
-"""Swarm: `docker swarm init` on the first manager, every other host joins."""
+"""Swarm: the Docker swarm over every host, as commands on the hosts.
+
+Makes: `swarm-init-<first manager>` (scripts/swarm-init.sh), a secret join-token command per role
+some host joins as (swarm-token.sh), `swarm-join-<host>` for every other host (swarm-join.sh,
+token on stdin), and `swarm-roles` (swarm-roles.sh: each joined node gets the role its host has
+in wipp:hosts). Their deletes (swarm-leave.sh) leave the swarm only with wipp:leaveSwarmOnDestroy.
+Depends on: the preflight, and each host's firewall rules (the swarm ports open to the cluster).
+The Docker provider, and so the network, storage and services, wait for the swarm.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from .host_command import HostConnection, host_command
+from .host_command import HostCommand, HostConnection, host_command
 from .scripts import render
 
 
@@ -86,7 +94,7 @@ class Swarm(pulumi.ComponentResource):
 
         self.register_outputs({"managerNodeId": self.manager_node_id, "nodeIds": self.node_ids})
 
-    def _roles(self, name: str, joins: list[pulumi.CustomResource]) -> pulumi.CustomResource:
+    def _roles(self, name: str, joins: list[HostCommand]) -> HostCommand:
         """Each joined node gets the role its host has in wipp:hosts, set by the first manager.
 
         A join leaves a node already in this swarm as it is, and a worker cannot promote
@@ -106,7 +114,7 @@ class Swarm(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=joins),
         )
 
-    def _token(self, name: str, role: str, init: pulumi.Resource) -> pulumi.CustomResource:
+    def _token(self, name: str, role: str, init: pulumi.Resource) -> HostCommand:
         manager = self._args.first_manager
         return host_command(
             f"{name}-{role}-token",

@@ -1,5 +1,7 @@
 """WIPP's fixed facts: images, start order, storage places, arguments, mounts and ports.
 
+Makes nothing; `config/` takes its defaults from here and the components their names.
+
 From NIST's 2.2.0 deployment page, and (arguments, mount targets, container ports) from
 NIST's public 1.1.0 setup script; see README.md. The configurable ones are defaults.
 """

@@ -133,7 +133,7 @@ class Deployment:
 class WippMocks(pulumi.runtime.Mocks):
     """Plays the providers: commands print what the real scripts print."""
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
         if args.typ.startswith("command:"):
             create = args.inputs.get("create", "")
@@ -152,7 +152,7 @@ class WippMocks(pulumi.runtime.Mocks):
             return f"net-{args.inputs['name']}", state
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
 
@@ -179,7 +179,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.deployment = Deployment()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # pulumi: unannotated
         if request.type != "pulumi:pulumi:Stack":
             self.deployment.resources.append(
                 Registered(
@@ -237,7 +237,7 @@ def run_program(
 
         return pulumi.Output.from_input(collect())
 
-    mocks.test(program)()
+    mocks.test(program)()  # type: ignore[no-untyped-call]  # pulumi: unannotated
     return deployment
 
 

@@ -10,7 +10,7 @@ from functools import cache
 from harness import Deployment, Registered, run_program
 
 
-def _hosts(count: int) -> list[dict[str, object]]:
+def _hosts(count: int) -> list[dict[str, str]]:
     manager = {"name": "manager", "address": "10.20.0.1", "role": "manager"}
     workers = [
         {"name": f"worker-{i}", "address": f"10.20.{i // 250}.{i % 250 + 2}", "role": "worker"}
@@ -37,9 +37,11 @@ def _longest_chain(deployment: Deployment) -> list[str]:
     @cache
     def chain(urn: str) -> tuple[str, ...]:
         before = [chain(d) for d in waits_for(by_urn[urn])]
-        return (*max(before, key=len, default=()), by_urn[urn].name)
+        longest_before = max(before, key=len) if before else ()
+        return (*longest_before, by_urn[urn].name)
 
-    return list(max((chain(urn) for urn in by_urn), key=len))
+    longest = max((chain(urn) for urn in by_urn), key=len)
+    return list(longest)
 
 
 def _generic(name: str) -> str:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from harness import Deployment, run_program
 
 from components.wipp import SERVICE_NAMES as ORDER
 
 
-def _spec(deployment: Deployment, service: str) -> dict:
-    return deployment.named(service).inputs["taskSpec"]["containerSpec"]
+def _spec(deployment: Deployment, service: str) -> dict[str, Any]:
+    spec: dict[str, Any] = deployment.named(service).inputs["taskSpec"]["containerSpec"]
+    return spec
 
 
 def test_images_follow_the_version_and_the_mongo_image() -> None:

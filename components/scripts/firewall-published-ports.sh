@@ -13,6 +13,8 @@
 # remove takes that unit away.
 # Input variables: ACTION, PORTS ("port ..."), SOURCES (CIDRs), TAG,
 # PERSIST_DIR (where the unit's copy of the rules goes, normally /etc/wipp).
+# The inputs are set ahead of this text (components/scripts.py, render); shellcheck cannot see them.
+# shellcheck disable=SC2153
 set -eu
 set -f  # ports and sources are split on spaces, never globbed
 

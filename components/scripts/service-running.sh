@@ -8,6 +8,8 @@
 # Input variables: SERVICE, IMAGE, TIMEOUT_S, INTERVAL_S, SERVICE_ID (changes when the
 # service is created again), SPEC_DIGEST (changes with the spec; both make Pulumi re-run
 # this script exactly when the service changed).
+# The inputs are set ahead of this text (components/scripts.py, render); shellcheck cannot see them.
+# shellcheck disable=SC2153
 set -eu
 
 fail() {

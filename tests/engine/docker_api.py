@@ -82,7 +82,7 @@ class Engine:
         return True
 
     def volume_mountpoint(self, name: str) -> str:
-        return self.request("GET", f"/volumes/{name}")["Mountpoint"]
+        return str(self.request("GET", f"/volumes/{name}")["Mountpoint"])
 
     def in_namespace(
         self, command: list[str], env: dict[str, str] | None = None, check: bool = True, timeout: float = 60

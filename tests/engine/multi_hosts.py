@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ssh_host
 import standin_images
@@ -55,8 +56,8 @@ VERSIONS = ("2.2.0",)
 MONGO_IMAGE = "mongo:3.4"
 
 
-def _run(command: list[str], timeout: float = 60, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+def _run(command: list[str], timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def stop_process(process: subprocess.Popen[bytes], grace: float = 30) -> None:
@@ -126,7 +127,7 @@ class TestHost:
         )
 
     def swarm_state(self) -> str:
-        return self.engine.request("GET", "/info")["Swarm"]["LocalNodeState"]
+        return str(self.engine.request("GET", "/info")["Swarm"]["LocalNodeState"])
 
     def ufw_added(self) -> list[str]:
         """`ufw show added` on this host: its own rules, from its own /etc/ufw."""
@@ -312,7 +313,8 @@ class Cluster:
         )
 
         def ready() -> bool:
-            if host.anchor is not None and host.anchor.poll() is not None:
+            assert host.anchor is not None
+            if host.anchor.poll() is not None:
                 raise RuntimeError(f"{host.name}'s anchor exited {host.anchor.returncode}")
             hostname = subprocess.run(
                 ["nsenter", f"--target={host.anchor.pid}", "--uts", "--mount", "sh", "-c", "hostname; ls -d /run/sshd"],

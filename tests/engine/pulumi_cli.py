@@ -195,7 +195,8 @@ class PulumiProject:
         return Timed(result, time.monotonic() - started, stamps)
 
     def outputs(self) -> dict[str, Any]:
-        return json.loads(self.on_stack("stack", "output", "--json").stdout)
+        outputs: dict[str, Any] = json.loads(self.on_stack("stack", "output", "--json").stdout)
+        return outputs
 
     def export(self) -> str:
         """The state as `pulumi stack export` writes it (secrets stay encrypted)."""

@@ -12,6 +12,7 @@ What differs from a user's machine, and why (nothing else does):
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import threading
@@ -94,7 +95,7 @@ def overlay_address(manager: EngineHost, service: str, network: str) -> str:
     running = [t for t in tasks if t["Status"]["State"] == "running"]
     assert len(running) == 1, f"{service}: {len(running)} running tasks"
     attachments = {a["Network"]["Spec"]["Name"]: a["Addresses"] for a in running[0]["NetworksAttachments"]}
-    return attachments[network][0].split("/")[0]
+    return str(attachments[network][0].split("/")[0])
 
 
 def web_answers(manager: EngineHost, path: str = "/") -> str | None:
@@ -136,7 +137,7 @@ def remove_volumes(manager: EngineHost, names: list[str]) -> None:
         return True
 
     for name in names:
-        wait_until(lambda name=name: removed(name), 60, 0.2, f"volume {name} removed")
+        wait_until(functools.partial(removed, name), 60, 0.2, f"volume {name} removed")
 
 
 class SilenceMeter:
@@ -174,9 +175,15 @@ class SilenceMeter:
 
 
 def wait_for_web(manager: EngineHost, contains: str = "", timeout: float = 90) -> str:
-    return wait_until(
-        lambda: (body := web_answers(manager, "/report.txt")) is not None and contains in body and body,
-        timeout,
-        0.2,
-        f"the web port answering{' with ' + contains if contains else ''}",
+    def answered() -> str | None:
+        body = web_answers(manager, "/report.txt")
+        return body if body is not None and contains in body else None
+
+    return str(
+        wait_until(
+            answered,
+            timeout,
+            0.2,
+            f"the web port answering{' with ' + contains if contains else ''}",
+        )
     )

@@ -10,6 +10,7 @@ command; with any other key it stops before anything runs on the host. (pulumi-c
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def _provider_ssh_options(host: ssh_host.SshHost, host_key: str) -> list[str]:
     return ssh_options(provider)
 
 
-def _ssh(manager: EngineHost, host: ssh_host.SshHost, options: list[str], remote: str, home: Path):
+def _ssh(
+    manager: EngineHost, host: ssh_host.SshHost, options: list[str], remote: str, home: Path
+) -> subprocess.CompletedProcess[str]:
     # As the provider runs it: its options first, then user, port and host, then the command.
     command = ["ssh", *options, "-i", str(host.client_key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
     command += ["-l", "root", "-p", str(PORT), "--", host.address, remote]

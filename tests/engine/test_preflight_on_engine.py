@@ -37,7 +37,7 @@ def _joining_check(manager: EngineHost, worker: EngineHost) -> str:
         "manageFirewall": False,
         "dockerHost": manager.engine.docker_host,
     }
-    return run_program("multi", overrides).named("preflight-lab-worker").inputs["create"]
+    return str(run_program("multi", overrides).named("preflight-lab-worker").inputs["create"])
 
 
 def test_a_ready_manager_reports_its_engine_swarm_memory_and_disk(manager: EngineHost, swarm: str) -> None:

@@ -29,7 +29,7 @@ def _program(*hosts: tuple[str, EngineHost, str], **more: object) -> Deployment:
 
 
 def _swarm_state(host: EngineHost) -> str:
-    return host.engine.request("GET", "/info")["Swarm"]["LocalNodeState"]
+    return str(host.engine.request("GET", "/info")["Swarm"]["LocalNodeState"])
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from docker_api import wait_until
@@ -34,7 +35,7 @@ from single_stack import (
 
 from components.wipp import SEED_VOLUME_NAMES, SERVICE_NAMES
 
-BASE = {"version": "2.2.0", "memory": "4G"}
+BASE: dict[str, Any] = {"version": "2.2.0", "memory": "4G"}
 UPGRADED = {name: "update" for service in ("master", "wipp", "exec") for name in (service, f"{service}-running")}
 
 
@@ -49,7 +50,7 @@ def project(
     remove_volumes(manager, VOLUMES)
 
 
-def deploy(project: PulumiProject, manager: EngineHost, **overrides: object) -> None:
+def deploy(project: PulumiProject, manager: EngineHost, **overrides: Any) -> None:
     project.set_config(on_private_engine(manager, **{**BASE, **overrides}))
     project.up()
 
@@ -193,8 +194,9 @@ def test_volumes_go_only_when_delete_data_on_destroy_is_true(
 
 
 def test_bad_config_stops_preview_with_the_programs_message_and_creates_nothing(
-    fresh: PulumiProject, manager: EngineHost
+    fresh: PulumiProject, manager: EngineHost, swarm: str
 ) -> None:
+    # `swarm`: the engine is a swarm manager, so that it can answer which services there are.
     fresh.set_config(on_private_engine(manager, **{**BASE, "memory": "4 gigabytes", "webPort": 80800}))
     preview = fresh.preview(check=False)
     assert preview.returncode != 0
@@ -203,6 +205,29 @@ def test_bad_config_stops_preview_with_the_programs_message_and_creates_nothing(
     assert "wipp:webPort" in text and "80800" in text
     up = fresh.up(check=False)
     assert up.returncode != 0
+    assert not set(SERVICE_NAMES) & set(manager.engine.services())
+    in_state = json.loads(fresh.export())["deployment"].get("resources") or []
+    assert {r["type"] for r in in_state} <= {"pulumi:pulumi:Stack"}
+
+
+def test_wrong_types_come_in_the_programs_one_report_with_every_other_mistake(
+    fresh: PulumiProject, manager: EngineHost, swarm: str
+) -> None:
+    # A word where Pulumi.yaml's default is a number, a number where it is a boolean, and a mistake
+    # of another kind. Were a type declared in Pulumi.yaml, the CLI would stop first, on one key.
+    wrong = {"webPort": "http", "manageFirewall": 3, "memory": "4 gigabytes"}
+    fresh.set_config(on_private_engine(manager, **{**BASE, **wrong}))
+    preview = fresh.preview(check=False)
+    assert preview.returncode != 0
+    text = preview.stdout + preview.stderr
+    assert "must be of type" not in text  # the CLI's own check, which names one key and no value
+    assert "3 mistakes in the stack's wipp:* config:" in text
+    for mistake in (
+        "config wipp:webPort = 'http' is invalid: expected a TCP port number from 1 to 65535",
+        "config wipp:manageFirewall = '3' is invalid: expected true or false",
+        "config wipp:memory = '4 gigabytes' is invalid: expected a whole positive size with a unit",
+    ):
+        assert text.count(mistake) >= 1, f"{mistake!r} not in the report:\n{text}"
     assert not set(SERVICE_NAMES) & set(manager.engine.services())
     in_state = json.loads(fresh.export())["deployment"].get("resources") or []
     assert {r["type"] for r in in_state} <= {"pulumi:pulumi:Stack"}

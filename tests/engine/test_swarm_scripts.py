@@ -24,7 +24,7 @@ def _two_host_program(manager: EngineHost, worker: EngineHost, leave: bool, role
 
 
 def _swarm_state(host: EngineHost) -> str:
-    return host.engine.request("GET", "/info")["Swarm"]["LocalNodeState"]
+    return str(host.engine.request("GET", "/info")["Swarm"]["LocalNodeState"])
 
 
 def test_init_again_is_a_no_op_that_prints_the_same_node(manager: EngineHost, swarm: str) -> None:

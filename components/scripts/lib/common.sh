@@ -1,4 +1,5 @@
 # Functions every host script may use; `render` puts this text ahead of each script.
+# shellcheck shell=sh
 
 # as_root COMMAND...: runs COMMAND as root (directly, or with sudo -n).
 as_root() {
@@ -7,6 +8,8 @@ as_root() {
 
 # has_command NAME: whether NAME is on this user's PATH or on root's.
 has_command() {
+    # $1 in single quotes is the inner shell's: the name goes in as an argument, never as code.
+    # shellcheck disable=SC2016
     command -v "$1" >/dev/null 2>&1 || as_root sh -c 'command -v "$1"' sh "$1" >/dev/null 2>&1
 }
 

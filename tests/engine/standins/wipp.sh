@@ -1,7 +1,9 @@
+# shellcheck shell=sh
 # Stand-in for wipp/wipp: takes the master and mongo service names, resolves
 # and reaches both on the overlay network, reports what it found, then serves
 # the web interface (8080) and the Pegasus dashboard (5005).
 set -eu
+# shellcheck source=tests/engine/standins/lib.sh  # /standin/lib.sh in the image
 . /standin/lib.sh
 [ "$#" -eq 2 ] || { echo "wipp stand-in: expected <master> <mongodb>, got: $*" >&2; exit 2; }
 master_ip=$(resolve "$1") || { echo "wipp stand-in: cannot resolve $1" >&2; exit 1; }

@@ -1,0 +1,369 @@
+"""`Settings`: every top-level `wipp:*` key as one field, the checks between keys, and what the
+program derives from them (the first manager, each host's connection, the Docker endpoint).
+
+A field gives its key's type, its default (a key without one here has its default in Pulumi.yaml),
+its constraint and, as its description, the form a user must write. A check that reads one key is
+part of that key's type; a check that reads several keys is a `model_validator` named for what it
+checks. Those run on the keys that were valid even when others were not, so that one report lists
+every mistake: see `a_mistake_does_not_stop_the_other_checks`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Self
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    Field,
+    InstanceOf,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError, ValidationError
+
+from .. import wipp
+from ..durations import milliseconds
+from ..host_command import HostConnection
+from .forms import (
+    Duration,
+    Flag,
+    Keys,
+    Mistake,
+    Port,
+    anchored,
+    expected,
+    missing,
+    network_of_hosts,
+    not_of_its_form,
+    one_host_address,
+    refuse_all,
+)
+from .hosts import Host, check_host_list
+from .overrides import ContainerPorts, MountTargets, ServiceArgsByService
+from .storage import Storage
+
+# Image references as Docker's reference grammar has them (distribution/reference).
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+# Docker's predefined networks and the swarm's own: `docker network create` refuses these names.
+RESERVED_NETWORKS = ("bridge", "host", "none", "default", "ingress", "docker_gwbridge")
+DOCKER_MIN_MEMORY = 6 * 1024**2  # dockerd's least memory limit for a container (linuxMinMemory)
+
+
+def image_name_at_most_255(reference: str) -> str:
+    """Docker refuses a repository name (the reference without its tag and digest) over 255 characters."""
+    name = re.sub(rf"(?::{_TAG})?(@.*)?\Z", "", reference)
+    if len(name) > 255:
+        raise not_of_its_form()
+    return reference
+
+
+def docker_can_give_this_much_memory(size: str) -> str:
+    """From dockerd's least (6m) up to what its int64 of bytes holds."""
+    size_in_bytes = int(size[:-1]) * 1024 ** ("kmg".index(size[-1].lower()) + 1)
+    if not DOCKER_MIN_MEMORY <= size_in_bytes < 2**63:
+        raise expected("a size from 6m, the least memory Docker gives a container, up to 8589934591G")
+    return size
+
+
+def not_reserved_by_docker(name: str) -> str:
+    if name in RESERVED_NETWORKS:
+        raise expected(f"a network of its own: Docker keeps {name!r} for itself")
+    return name
+
+
+def not_a_swarm_port(port: int) -> int:
+    if port in wipp.SWARM_PORTS:
+        # Shown as the port number it is (2377), not as the text the CLI passed ('2377').
+        refuse_all(
+            [Mistake((), port, expected(f"a port not used by Docker Swarm ({port} is {wipp.SWARM_PORTS[port]})"))]
+        )
+    return port
+
+
+def empty_or_one_host_address(address: str) -> str:
+    if address:
+        return one_host_address(address)
+    return address
+
+
+PublishedPort = Annotated[Port, AfterValidator(not_a_swarm_port)]
+Cidr = Annotated[str, AfterValidator(network_of_hosts)]
+
+
+@dataclass
+class Findings:
+    """What one check of the settings found: the mistakes so far, and the fields they were in."""
+
+    mistakes: list[ErrorDetails] = field(default_factory=list)
+    invalid_fields: set[str] = field(default_factory=set)
+
+    def note(self, loc: tuple[str | int, ...], value: Any, error: PydanticCustomError) -> None:
+        self.mistakes.append(
+            ErrorDetails(type=error.type, loc=loc, msg=error.message(), input=value, ctx=error.context or {})
+        )
+
+
+class Settings(Keys):
+    """Every `wipp:*` key (README.md, "Configuration reference", lists them for the user)."""
+
+    version: str = Field(
+        pattern=anchored(_TAG), description="a Docker image tag such as 2.2.0: up to 128 letters, digits, _.-"
+    )
+    mongo_image: Annotated[str, AfterValidator(image_name_at_most_255)] = Field(
+        pattern=anchored(rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::{_TAG})?(?:@{_DIGEST})?"),
+        description="an image reference such as mongo:3.4 or registry.example.com:5000/team/mongo:3.4",
+    )
+    memory: Annotated[str, AfterValidator(docker_can_give_this_much_memory)] = Field(
+        pattern=anchored(r"[1-9][0-9]*[gGmMkK]"),
+        description="a whole positive size with a unit, size[g|G|m|M|k|K], at least 6m, such as 4G or 512m",
+    )
+    hosts: Annotated[list[Host], AfterValidator(check_host_list)] = Field(
+        min_length=1,
+        description="a non-empty list of {name, address, role, local, sshUser, sshPort, hostKey} objects",
+    )
+    allow_unknown_host_keys: Flag
+    ssh_private_key: InstanceOf[pulumi.Output[str]] | None = Field(
+        None, description="a secret (pulumi config set --secret)"
+    )
+    storage: Storage = Field(Storage(mode="volume"), description="{mode: volume} or {mode: bind, paths: {...}}")
+    network_name: Annotated[str, AfterValidator(not_reserved_by_docker)] = Field(
+        alias="network",
+        pattern=anchored(r"[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*"),  # as swarmkit checks network names
+        max_length=63,
+        description="a swarm network name: up to 63 letters and digits, '-' or '_' only between them, such as wippnet",
+    )
+    publish_mode: Literal["ingress", "host"] = Field(description="ingress or host")
+    endpoint_mode: Literal["vip", "dnsrr"] = Field(description="vip or dnsrr")
+    web_port: PublishedPort
+    dashboard_port: PublishedPort
+    manage_firewall: Flag
+    allowed_sources: list[Cidr] = Field([], description="a list of CIDRs such as [10.0.0.0/24]")
+    bind_address: Annotated[str, AfterValidator(empty_or_one_host_address)] = Field(
+        "", description="an IPv4 address of this machine such as 127.0.0.1, or empty"
+    )
+    strict_preflight: Flag
+    leave_swarm_on_destroy: Flag
+    delete_data_on_destroy: Flag
+    converge_interval: Duration
+    converge_timeout: Duration
+    docker_host: str | None = Field(
+        None,
+        pattern=anchored(r"(?:unix|tcp|ssh)://\S+"),
+        description="unix:///path/docker.sock, tcp://host:port or ssh://user@host",
+    )
+    service_args: ServiceArgsByService = Field(ServiceArgsByService(), description="an object of service: [arguments]")
+    mount_targets: MountTargets = Field(MountTargets(), description="an object of storage key: path in the container")
+    container_ports: ContainerPorts = Field(ContainerPorts(), description="an object with web and/or dashboard ports")
+
+    # -- every mistake at once -------------------------------------------------------------------
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def a_mistake_does_not_stop_the_other_checks(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        """Pydantic runs a model's `model_validator`s only once every field is valid. So that one
+        report lists every mistake, a field's mistakes are noted in the `Findings` that `load.py`
+        passes (`context`), the field is marked invalid and the check goes on; each check between
+        keys skips the keys marked invalid (`_valid`). Without a context, pydantic's usual way."""
+        findings = _findings(info)
+        try:
+            return handler(value)
+        except ValidationError as invalid:
+            if findings is None or info.field_name is None:
+                raise
+            key = cls.model_fields[info.field_name].alias or info.field_name
+            findings.invalid_fields.add(info.field_name)
+            findings.mistakes += [{**error, "loc": (key, *error["loc"])} for error in invalid.errors()]
+            return None
+
+    def _valid(self, info: ValidationInfo, *fields: str) -> bool:
+        findings = _findings(info)
+        return findings is None or not findings.invalid_fields & set(fields)
+
+    def _refuse(self, info: ValidationInfo, loc: tuple[str | int, ...], value: Any, error: PydanticCustomError) -> None:
+        findings = _findings(info)
+        if findings is None:
+            refuse_all([Mistake(loc, value, error)])
+        else:
+            findings.note(loc, value, error)
+
+    # -- checks between keys ---------------------------------------------------------------------
+    @model_validator(mode="after")
+    def every_ssh_host_has_a_host_key_unless_unknown_keys_are_allowed(self, info: ValidationInfo) -> Self:
+        if not self._valid(info, "hosts", "allow_unknown_host_keys"):
+            return self
+        for i, host in enumerate(self.hosts):
+            if not (host.local or host.host_key or self.allow_unknown_host_keys):
+                keyscan = f"ssh-keyscan -t ed25519 -p {host.ssh_port} {host.address}"
+                why = (
+                    f"{host.name} is reached over SSH and its host key is how the program knows it talks to "
+                    f"{host.address} and not an impostor; set it to the output of `{keyscan}` (checked out of "
+                    "band), or set wipp:allowUnknownHostKeys true to connect without checking"
+                )
+                self._refuse(info, ("hosts", i, "hostKey"), None, missing(why))
+        return self
+
+    @model_validator(mode="after")
+    def ssh_private_key_is_set_when_a_host_is_reached_over_ssh(self, info: ValidationInfo) -> Self:
+        if not self._valid(info, "hosts", "ssh_private_key"):
+            return self
+        remote = [host.name for host in self.hosts if not host.local]
+        if remote and self.ssh_private_key is None:
+            set_it = "`cat ~/.ssh/id_ed25519 | pulumi config set --secret wipp:sshPrivateKey`"
+            self._refuse(
+                info, ("sshPrivateKey",), None, missing(f"hosts {remote} are reached over SSH; set it with {set_it}")
+            )
+        return self
+
+    @model_validator(mode="after")
+    def named_volumes_only_with_one_host(self, info: ValidationInfo) -> Self:
+        if self._valid(info, "hosts", "storage") and self.storage.mode == "volume" and len(self.hosts) > 1:
+            why = f"bind with shared folders: named volumes live on one host and {len(self.hosts)} hosts are configured"
+            self._refuse(info, ("storage",), self.storage, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def dnsrr_only_with_publish_mode_host(self, info: ValidationInfo) -> Self:
+        valid = self._valid(info, "endpoint_mode", "publish_mode")
+        if valid and self.endpoint_mode == "dnsrr" and self.publish_mode == "ingress":
+            why = "vip while wipp:publishMode is ingress (dnsrr needs publishMode host)"
+            self._refuse(info, ("endpointMode",), self.endpoint_mode, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def published_ports_differ_and_leave_ssh_alone(self, info: ValidationInfo) -> Self:
+        # One mistake per port at most: the first of these that it breaks.
+        hosts_known = self._valid(info, "hosts", "publish_mode")
+        for name, key in (("web_port", "webPort"), ("dashboard_port", "dashboardPort")):
+            if not self._valid(info, name):
+                continue
+            port = getattr(self, name)
+            if name == "dashboard_port" and self._valid(info, "web_port") and port == self.web_port:
+                self._refuse(info, (key,), port, expected(f"a port different from wipp:webPort ({port})"))
+                continue
+            if not hosts_known:
+                continue
+            sshd = [host.name for host in self.hosts if self.publishes(host) and host.ssh_port == port]
+            if sshd:
+                why = f"a port other than {sshd[0]}'s SSH port ({port}): publishing it takes SSH from the host"
+                self._refuse(info, (key,), port, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def allowed_sources_only_with_the_firewall(self, info: ValidationInfo) -> Self:
+        valid = self._valid(info, "allowed_sources", "manage_firewall")
+        if valid and self.allowed_sources and not self.manage_firewall:
+            why = "an empty list while wipp:manageFirewall is false: the sources would be restricted by nothing"
+            self._refuse(info, ("allowedSources",), self.allowed_sources, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def bind_address_only_with_one_host(self, info: ValidationInfo) -> Self:
+        if self._valid(info, "bind_address", "hosts") and self.bind_address and len(self.hosts) > 1:
+            why = (
+                f"empty with {len(self.hosts)} hosts: one address binds the ports on one machine (a personal instance)"
+            )
+            self._refuse(info, ("bindAddress",), self.bind_address, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def converge_timeout_longer_than_interval(self, info: ValidationInfo) -> Self:
+        valid = self._valid(info, "converge_interval", "converge_timeout")
+        if valid and milliseconds(self.converge_timeout) <= milliseconds(self.converge_interval):
+            why = f"longer than wipp:convergeInterval ({self.converge_interval})"
+            self._refuse(info, ("convergeTimeout",), self.converge_timeout, expected(why))
+        return self
+
+    # -- what the program reads --------------------------------------------------------------------
+    @property
+    def stack(self) -> str:
+        return pulumi.get_stack()
+
+    @property
+    def first_manager(self) -> Host:
+        """The host that initializes the swarm and that the Docker provider talks to."""
+        return next(host for host in self.hosts if host.is_manager)
+
+    @property
+    def images(self) -> dict[str, str]:
+        return wipp.images(self.version, self.mongo_image)
+
+    def connection(self, host: Host) -> HostConnection:
+        """How commands reach `host`; only a local host uses wipp:dockerHost for its scripts."""
+        return HostConnection(
+            host_name=host.name,
+            address=host.address,
+            local=host.local,
+            user=host.ssh_user,
+            port=host.ssh_port,
+            host_key=host.host_key,
+            private_key=None if host.local else self.ssh_private_key,
+            docker_host=self.docker_host if host.local else None,
+        )
+
+    @property
+    def swarm_sources(self) -> list[str]:
+        """Who may reach the swarm ports: every host, and the allowed sources."""
+        return [host.address for host in self.hosts] + self.allowed_sources
+
+    @property
+    def web_host(self) -> str:
+        """The address users browse to: localhost for a loopback bind address, else the first manager's."""
+        if self.bind_address.startswith("127."):
+            return "localhost"
+        return self.bind_address or self.first_manager.address
+
+    def publishes(self, host: Host) -> bool:
+        """Whether WIPP's ports answer on `host`: all do with ingress (the routing mesh), else the first manager."""
+        return self.publish_mode == "ingress" or host is self.first_manager
+
+    def published_ports_on(self, host: Host) -> list[int]:
+        """The WIPP ports to restrict on `host`: none without wipp:allowedSources, else those it publishes."""
+        if self.allowed_sources and self.publishes(host):
+            return [self.web_port, self.dashboard_port]
+        return []
+
+    @property
+    def docker_provider_ssh_opts(self) -> list[str]:
+        """For the `ssh` the Docker provider runs: only the manager's key is accepted, no known_hosts used."""
+        manager = self.first_manager
+        if self.docker_host or manager.local or manager.host_key is None:
+            return []
+        known_host = manager.address if manager.ssh_port == 22 else f"[{manager.address}]:{manager.ssh_port}"
+        options = [
+            "StrictHostKeyChecking=yes",
+            "UserKnownHostsFile=/dev/null",
+            "GlobalKnownHostsFile=/dev/null",
+            f"KnownHostsCommand=/bin/echo {known_host} {manager.host_key}",
+        ]
+        return [word for option in options for word in ("-o", option)]
+
+    @property
+    def docker_provider_host(self) -> str:
+        """The first manager's Docker endpoint: wipp:dockerHost, its local socket, or ssh://."""
+        manager = self.first_manager
+        if self.docker_host:
+            return self.docker_host
+        if manager.local:
+            return "unix:///var/run/docker.sock"
+        return f"ssh://{manager.ssh_user}@{manager.address}:{manager.ssh_port}"
+
+    def resolved_args(self, service: str) -> list[str]:
+        """`service`'s arguments with the placeholders filled in."""
+        values = {"master": "master", "mongodb": "mongodb", "memory": self.memory}
+        args: list[str] = getattr(self.service_args, service)
+        return [arg.format(**values) for arg in args]
+
+
+def _findings(info: ValidationInfo) -> Findings | None:
+    context = info.context if isinstance(info.context, dict) else {}
+    found = context.get("findings")
+    return found if isinstance(found, Findings) else None
