@@ -211,6 +211,7 @@ def test_shared_folders_create_check_keep_and_delete_what_it_made(box: Sandbox, 
     for folder in paths:
         uid, mode = _stat(box, folder).split()
         assert uid == "1000" and int(mode, 8) & 0o055 == 0o055
+        assert _stat(box, f"{folder}/.wipp-shared-stamp").split()[0] == "1000"  # written by the folder's owner
         assert box.run(f"cat {folder}/.wipp-created-by").stdout == "wipp:test\n"
         assert box.run(f"cat {folder}/.wipp-shared-stamp", user=USER).stdout == f"{stamp}\n"  # readable by all
     again = folders("create")  # again: the folders stay, the stamp is new
@@ -255,6 +256,42 @@ def test_shared_folders_check_fails_on_a_local_folder_at_the_same_path(tmp_path:
         stale = other.run(_folders("check", paths, stamp=stamp))
         assert stale.returncode != 0 and "is not this run's" in stale.stderr
         assert manager.run(_folders("check", paths, stamp="")).returncode != 0  # an empty stamp matches nothing
+
+
+@pytest.mark.parametrize("user", ["root", USER])
+def test_shared_folders_on_root_squashed_storage_leave_uid_1000_s_folders_alone(box: Sandbox, user: str) -> None:
+    """As on NFS with root_squash: root may not chown, chmod or write in the folders the server gave
+    to UID 1000 (`squash`), so the script leaves a folder already right alone, makes a new one as
+    UID 1000 (its parent is UID 1000's) and writes the stamp as UID 1000."""
+    given, new = f"{SHARED}/db", f"{SHARED}/data"
+    box.run(f"mkdir {given} && chown 1000 {SHARED} {given} && chmod 755 {SHARED} {given}")
+    cannot = box.run(f"chown 1000 {given}; chmod 755 {given}; echo x > {given}/by-root", squash=True)
+    assert cannot.stderr.count("Operation not permitted") == 2 and "Permission denied" in cannot.stderr
+    create = box.run(_folders("create", [given, new]), user=user, squash=True)
+    assert create.returncode == 0, create.stderr
+    stamp = create.stdout.strip()
+    for folder in (given, new):
+        assert _stat(box, folder) == "1000 755"
+        assert box.run(f"stat -c %u {folder}/.wipp-shared-stamp && cat {folder}/.wipp-shared-stamp").stdout == (
+            f"1000\n{stamp}\n"
+        )
+    assert not _stat(box, f"{given}/.wipp-created-by")  # there before: no marker, kept on destroy
+    assert box.run(f"stat -c %u {new}/.wipp-created-by && cat {new}/.wipp-created-by").stdout == "1000\nwipp:test\n"
+    assert box.run(_folders("check", [given, new], stamp=stamp), user=user, squash=True).returncode == 0
+    again = box.run(_folders("create", [given, new]), user=user, squash=True)  # the stamp replaced, by its owner
+    assert again.returncode == 0 and again.stdout.strip() != stamp, again.stderr
+    gone = box.run(_folders("delete", [given, new], delete_data=True), user=user, squash=True)
+    assert gone.returncode == 0, gone.stderr
+    assert _stat(box, given) and not _stat(box, new)
+
+
+def test_shared_folders_on_root_squashed_storage_name_a_folder_root_may_not_give_away(box: Sandbox) -> None:
+    folder = f"{SHARED}/db"
+    box.run(f"mkdir {folder} && chmod 777 {folder}")  # root's, as root made it before the export squashed it
+    result = box.run(_folders("create", [folder]), squash=True)
+    assert result.returncode != 0 and result.stdout == ""
+    assert f"root may not give {folder} to UID 1000" in result.stderr and "root_squash" in result.stderr
+    assert _stat(box, folder) == "0 777"
 
 
 def test_shared_folders_never_writes_the_stamp_through_a_link(box: Sandbox) -> None:
@@ -302,7 +339,7 @@ def test_shared_folders_refuses_system_folders(box: Sandbox, system: str) -> Non
     assert _stat(box, system) == before and _stat(box, f"{system}/.still-here")
 
 
-@pytest.mark.parametrize("removed", ["mkdir", "tee", "chown", "chmod", "rm"])
+@pytest.mark.parametrize("removed", ["mkdir", "tee", "chown", "rm", "setpriv"])
 def test_shared_folders_fail_for_a_user_without_one_of_the_readmes_sudo_commands(tmp_path: Path, removed: str) -> None:
     """The README's list is what the script needs: without any one entry, create or delete fails."""
     require_root("a sandbox")
