@@ -34,6 +34,8 @@ preflight = Preflight(
         manager_address=manager.address,
         need_ufw=settings.manage_firewall,
         strict=settings.strict_preflight,
+        publish_mode=settings.publish_mode,
+        endpoint_mode=settings.endpoint_mode,
     ),
 )
 

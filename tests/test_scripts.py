@@ -88,6 +88,7 @@ def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:
         ]
         stack = "multi" if "worker" in resource or resource == "swarm-roles" else "single"
         overrides = {"allowedSources": ["10.0.0.0/24"], "leaveSwarmOnDestroy": True}
+        overrides |= {"publishMode": "host", "endpointMode": "dnsrr"}  # no IPVS here: preflight would stop on it
         if stack == "multi":
             overrides |= {"hosts": hosts, "manageFirewall": False, "allowedSources": []}
         inputs = run_program(stack, overrides).named(resource).inputs

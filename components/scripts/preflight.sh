@@ -4,11 +4,12 @@
 # Fails (what to fix, on which host) when: Docker Engine is missing or not running;
 # the host is in another swarm, or the first manager is in a swarm but not as a
 # manager; a published port is taken by something other than Docker; ufw is
-# missing while the program manages the firewall. Memory and disk below NIST's
-# figures are warnings, or failures when STRICT is true.
+# missing while the program manages the firewall; the kernel has no IPVS while the
+# routing mesh or virtual IPs need it. Memory and disk below NIST's figures are
+# warnings, or failures when STRICT is true.
 # Input variables: HOST_NAME, POSITION (first-manager or joining), MANAGER_ADDR,
 # PORTS (published ports to find free, may be empty), NEED_UFW, MIN_MEMORY_MB,
-# MIN_DISK_GB, STRICT.
+# MIN_DISK_GB, STRICT, IPVS_NEEDED_BY (the settings that need IPVS, empty if none).
 set -eu
 set -f
 
@@ -20,6 +21,21 @@ warnings=
 warn() {
     echo "preflight: $HOST_NAME: warning: $*" >&2
     warnings="$warnings${warnings:+; }$*"
+}
+
+# has_ipvs: whether the kernel has IPVS (ip_vs): loaded, built in, or a module it can load.
+has_ipvs() {
+    [ -e /proc/net/ip_vs ] && return 0
+    grep -q '^ip_vs ' /proc/modules 2>/dev/null && return 0
+    modules=/lib/modules/$(uname -r)
+    grep -q '/ip_vs\.ko' "$modules/modules.builtin" "$modules/modules.dep" 2>/dev/null && return 0
+    for modprobe in modprobe /usr/sbin/modprobe /sbin/modprobe; do
+        if command -v "$modprobe" >/dev/null 2>&1; then
+            "$modprobe" -n -q ip_vs 2>/dev/null
+            return
+        fi
+    done
+    return 1
 }
 
 # Docker Engine, answering.
@@ -40,6 +56,14 @@ if [ "$state" = active ]; then
     fi
 elif [ "$state" != inactive ]; then
     fail "its swarm state is '$state'; expected active or inactive"
+fi
+
+# IPVS: the routing mesh (ingress) and service virtual IPs (vip) are IPVS rules; without it the
+# services start and the published ports stay silent.
+if [ -n "$IPVS_NEEDED_BY" ] && ! has_ipvs; then
+    fail "the kernel ($(uname -r)) has no IPVS (no /proc/net/ip_vs, no ip_vs module loaded or" \
+        "installed), which $IPVS_NEEDED_BY need: install the kernel's modules (modprobe ip_vs must" \
+        "work), or set wipp:publishMode host and wipp:endpointMode dnsrr"
 fi
 
 # Memory and the free disk where Docker keeps images and volumes, against NIST's figures.
