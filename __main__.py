@@ -36,6 +36,7 @@ preflight = Preflight(
         strict=settings.strict_preflight,
         publish_mode=settings.publish_mode,
         endpoint_mode=settings.endpoint_mode,
+        shared_folders=list(settings.storage.sources.values()) if settings.storage.mode == "bind" else [],
     ),
 )
 

@@ -32,6 +32,7 @@ class PreflightArgs:
     strict: bool
     publish_mode: str  # ingress (the routing mesh) needs the kernel's IPVS
     endpoint_mode: str  # vip (service virtual IPs) too
+    shared_folders: list[str]  # bind mode: each host's folders should be on a mount of their own
 
 
 class Preflight(pulumi.ComponentResource):
@@ -60,6 +61,7 @@ class Preflight(pulumi.ComponentResource):
                     MIN_DISK_GB=str(NIST_DISK_GB),
                     STRICT=str(args.strict).lower(),
                     IPVS_NEEDED_BY=_ipvs_needed_by(args),
+                    SHARED_FOLDERS=" ".join(args.shared_folders),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

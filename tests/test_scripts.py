@@ -22,6 +22,7 @@ SHARED = "/srv/wipp-shared"  # on the sandbox's tmpfs
 
 def test_every_script_is_shipped() -> None:
     assert SCRIPTS == [
+        "docker-waits-for-mounts.sh",
         "firewall-published-ports.sh",
         "firewall-swarm-ports.sh",
         "preflight.sh",
@@ -59,6 +60,7 @@ STUBBED = ("docker", "ufw", "iptables", "ip6tables", "ss", "systemctl", "mkdir",
 # script -> (where the program renders it, the variable left unset, docker's swarm state,
 #            what the script does without `set -u`: a command that changes something, or "exit 0")
 UNSET = {
+    "docker-waits-for-mounts.sh": ("storage-mounts-worker", "TAG", "active", ""),  # this machine may lack systemd
     "firewall-published-ports.sh": ("firewall-wipp-host-published-ports", "SOURCES", "active", "iptables -w -I"),
     "firewall-swarm-ports.sh": ("firewall-wipp-host-swarm-ports", "SOURCES", "active", "ufw deny"),
     "preflight.sh": ("preflight-wipp-host", "MIN_DISK_GB", "inactive", "exit 0"),
@@ -353,3 +355,66 @@ def test_shared_folders_fail_for_a_user_without_one_of_the_readmes_sudo_commands
         delete = sandbox.run(_folders("delete", folder, delete_data=True), user=USER)
     failed = [r for r in (create, delete) if r.returncode != 0]
     assert failed and "sudo: a password is required" in failed[0].stderr, (create.stderr, delete.stderr)
+
+
+# -- Docker's wait for the shared folders' mounts, in the sandbox (its /etc, a recording systemctl) --
+DROPIN = "/etc/systemd/system/docker.service.d/wipp-test-mounts.conf"
+
+
+def _mount_wait(action: str, folders: list[str]) -> str:
+    return render(
+        "docker-waits-for-mounts.sh", ACTION=action, FOLDERS="\n".join(folders), DROPIN=DROPIN, TAG="wipp:test"
+    )
+
+
+@pytest.mark.parametrize("user", ["root", USER])
+def test_docker_waits_for_the_folders_mounts_and_remove_takes_only_its_drop_in(tmp_path: Path, user: str) -> None:
+    folders = [f"{SHARED}/db", f"{SHARED}/data"]
+    with Sandbox(tmp_path, sudo=readme_sudo_commands(), guarded=["/etc"], fake_systemd=True) as box:
+        admins = "/etc/systemd/system/docker.service.d/override.conf"  # an administrator's own
+        box.run(f"mkdir -p {admins.rsplit('/', 1)[0]} && printf '[Service]\\nLimitNOFILE=4096\\n' > {admins}")
+        applied = box.run(_mount_wait("apply", folders), user=user)
+        assert applied.returncode == 0, applied.stderr
+        text = box.run(f"cat {DROPIN}").stdout
+        assert f"[Unit]\nRequiresMountsFor={SHARED}/db {SHARED}/data\n" in text and "wipp:test" in text
+        assert box.run("cat /run/systemctl.calls").stdout == "daemon-reload\n"
+        again = box.run(_mount_wait("apply", folders), user=user)  # nothing changed: no reload
+        assert again.returncode == 0 and "already in place" in again.stderr
+        assert box.run("cat /run/systemctl.calls").stdout == "daemon-reload\n"
+        moved = box.run(_mount_wait("apply", [f"{SHARED}/db"]), user=user)  # other folders: the drop-in follows
+        assert moved.returncode == 0 and box.run(f"grep RequiresMountsFor {DROPIN}").stdout.split("=")[1] == (
+            f"{SHARED}/db\n"
+        )
+        removed = box.run(_mount_wait("remove", folders), user=user)
+        assert removed.returncode == 0, removed.stderr
+        assert not _stat(box, DROPIN) and _stat(box, admins)
+        assert box.run("cat /run/systemctl.calls").stdout == "daemon-reload\n" * 3
+        assert box.run(_mount_wait("remove", folders), user=user).returncode == 0  # already gone: fine
+        assert box.run("cat /run/systemctl.calls").stdout == "daemon-reload\n" * 3
+
+
+def test_without_systemd_nothing_makes_docker_wait_and_it_says_so(box: Sandbox) -> None:
+    result = box.run(_mount_wait("apply", [f"{SHARED}/db"]))
+    assert result.returncode == 0 and "does not run systemd" in result.stderr
+    assert not _stat(box, DROPIN)
+
+
+@pytest.mark.parametrize("hostile", ["relative/db", f"{SHARED}/space folder", f"{SHARED}/$(id)"])
+def test_docker_waits_for_mounts_refuses_what_systemd_would_split(box: Sandbox, hostile: str) -> None:
+    result = box.run(_mount_wait("apply", [f"{SHARED}/db", hostile]))
+    assert result.returncode != 0 and "refusing" in result.stderr and not _stat(box, DROPIN)
+    outside = render("docker-waits-for-mounts.sh", ACTION="remove", FOLDERS=SHARED, DROPIN="/etc/fstab", TAG="x")
+    refused = box.run(outside)
+    assert refused.returncode != 0 and "refusing drop-in path" in refused.stderr and _stat(box, "/etc/fstab")
+
+
+@pytest.mark.parametrize("removed", ["mkdir", "tee", "systemctl", "rm"])
+def test_docker_waits_for_mounts_fails_for_a_user_without_one_of_the_readmes_sudo_commands(
+    tmp_path: Path, removed: str
+) -> None:
+    sudo = [name for name in readme_sudo_commands() if name != removed]
+    assert len(sudo) == len(readme_sudo_commands()) - 1, f"{removed} is not in the README's list"
+    with Sandbox(tmp_path, sudo=sudo, guarded=["/etc"], fake_systemd=True) as box:
+        results = [box.run(_mount_wait(action, [f"{SHARED}/db"]), user=USER) for action in ("apply", "remove")]
+    failed = [r for r in results if r.returncode != 0]
+    assert failed and "sudo: a password is required" in failed[0].stderr, [r.stderr for r in results]

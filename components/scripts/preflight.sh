@@ -5,11 +5,13 @@
 # the host is in another swarm, or the first manager is in a swarm but not as a
 # manager; a published port is taken by something other than Docker; ufw is
 # missing while the program manages the firewall; the kernel has no IPVS while the
-# routing mesh or virtual IPs need it. Memory and disk below NIST's figures are
+# routing mesh or virtual IPs need it. Memory and disk below NIST's figures, and
+# shared folders on the root file system (no mount Docker could wait for at boot), are
 # warnings, or failures when STRICT is true.
 # Input variables: HOST_NAME, POSITION (first-manager or joining), MANAGER_ADDR,
 # PORTS (published ports to find free, may be empty), NEED_UFW, MIN_MEMORY_MB,
-# MIN_DISK_GB, STRICT, IPVS_NEEDED_BY (the settings that need IPVS, empty if none).
+# MIN_DISK_GB, STRICT, IPVS_NEEDED_BY (the settings that need IPVS, empty if none),
+# SHARED_FOLDERS (bind mode: the folders, separated by spaces; empty with volumes).
 set -eu
 set -f
 
@@ -77,6 +79,21 @@ if [ "$memory_mb" -lt "$MIN_MEMORY_MB" ]; then
 fi
 if [ "$disk_gb" -lt "$MIN_DISK_GB" ]; then
     short="$short${short:+; }free disk ${disk_gb} GB at $root_dir is below the ${MIN_DISK_GB} GB NIST asks for"
+fi
+# Shared folders: Docker waits at boot for the mounts they are on (RequiresMountsFor=); one on the
+# root file system has no mount to wait for, and its data would stay on this host.
+on_root=
+for folder in $SHARED_FOLDERS; do
+    above=$folder
+    while [ ! -e "$above" ] && [ -n "${above%/*}" ]; do above=${above%/*}; done
+    [ -e "$above" ] || above=/
+    if [ "$(df -P -- "$above" 2>/dev/null | awk 'NR == 2 { print $6 }')" = / ]; then
+        on_root="$on_root${on_root:+ }$folder"
+    fi
+done
+if [ -n "$on_root" ]; then
+    short="$short${short:+; }the shared folders $on_root are on the root file system, not on a mount of"
+    short="$short their own (is the shared storage mounted?): Docker cannot wait for them at boot"
 fi
 if [ -n "$short" ]; then
     if [ "$STRICT" = true ]; then

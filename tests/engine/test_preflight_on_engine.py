@@ -101,6 +101,31 @@ def test_the_routing_mesh_or_virtual_ips_on_a_kernel_without_ipvs_stop_it_naming
         assert "wipp:publishMode host and wipp:endpointMode dnsrr" in result.stderr
 
 
+def test_shared_folders_on_the_root_file_system_are_a_warning_or_with_strict_a_stop(
+    manager: EngineHost, swarm: str, tmp_path: Path
+) -> None:
+    """Folders on the root file system have no mount Docker could wait for; on a mount of their own
+    (a tmpfs mounted over their parent, in a private mount namespace) they pass."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert os.stat(shared).st_dev == os.stat("/").st_dev, "the test's temp folder is not on the root file system"
+    paths = {key: f"{shared}/{key}" for key in ("wippdb", "wippdata", "pegasusdb", "pegasusdata")}
+    warning = f"the shared folders {' '.join(paths.values())} are on the root file system"
+    for strict in (False, True):
+        script = _first_manager_check(manager, storage={"mode": "bind", "paths": paths}, strictPreflight=strict)
+        result = _run(manager, script)
+        if strict:
+            assert result.returncode == 1 and warning in result.stderr and result.stdout == "", result.stderr
+            assert "wipp:strictPreflight is true" in result.stderr
+        else:
+            assert result.returncode == 0 and warning in json.loads(result.stdout)["warnings"], result.stderr
+        mounted = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c"]
+        mounted += ['mount -t tmpfs wipp-preflight-test "$1" && exec /bin/sh -c "$2"', "sh", str(shared), script]
+        env = {"PATH": os.environ["PATH"], "DOCKER_HOST": manager.engine.docker_host}
+        on_a_mount = manager.engine.in_namespace(mounted, env=env, check=False)
+        assert on_a_mount.returncode == 0 and "shared folders" not in on_a_mount.stdout, on_a_mount.stderr
+
+
 @pytest.fixture
 def port_taken(manager: EngineHost) -> Iterator[None]:
     """A listener of somebody else's on the web port, in the manager's namespace."""
