@@ -61,6 +61,7 @@ swarm = Swarm(
         first_manager=settings.connection(manager),
         joining=[SwarmMember(settings.connection(h), h.role) for h in others],
         leave_on_destroy=settings.leave_swarm_on_destroy,
+        address_pool=settings.swarm_address_pool,
         firewalls=dict(firewalls),
         after=[preflight],
     ),

@@ -308,6 +308,27 @@ def _ssh_key_for_remote_hosts(key: pulumi.Output[str] | None, info: ValidationIn
     return key
 
 
+def _address_pool(pool: str) -> str:  # an IPv4 network, and the prefix length of each network Docker cuts from it
+    network_text, _, length = pool.partition(":")
+    try:
+        network = ip_network(network_text)  # strict: no host bits, as Docker's init would mask them silently
+    except ValueError as wrong:
+        not_the_form(str(wrong))
+    if network.version != 4 or not network.prefixlen <= int(length or 24) <= 29:
+        refuse(f"an IPv4 network and a length from its own /{network.prefixlen} to 29 (Docker's smallest network)")
+    return pool
+
+
+def _address_pool_apart(pool: str, keys: dict[str, Any]) -> str:
+    """The overlay networks cut from the pool would hide any host or allowed source inside it."""
+    network = ip_network(pool.partition(":")[0]) if pool else None
+    hosts = [h.address for h in keys.get("hosts", []) if re.fullmatch(r"[0-9.]+", h.address)]  # names: not resolved
+    inside = [a for a in hosts if network and ip_network(a).overlaps(network)]
+    inside += [s for s in keys.get("allowed_sources", []) if network and ip_network(s).overlaps(network)]
+    apart = "a pool apart from every host's address and wipp:allowedSources"
+    return f"{apart} ({', '.join(inside)} in it)" if inside else ""
+
+
 def _port_taken(port: int, keys: dict[str, Any]) -> str:
     if port in wipp.SWARM_PORTS:
         return f"a port not used by Docker Swarm ({port} is {wipp.SWARM_PORTS[port]})"
@@ -358,6 +379,12 @@ class Settings(_Keys):
         _between(lambda sources, keys: sources and keys.get("manage_firewall") is False and
                  "an empty list while wipp:manageFirewall is false: the sources would be restricted by nothing"),
     ] = []
+    swarm_address_pool: Annotated[
+        str, _pattern(r"(?:[0-9.]+/[0-9]{1,2}(?::[0-9]{1,2})?)?"), AfterValidator(lambda p: p and _address_pool(p)),
+        _between(_address_pool_apart),
+        _form("an IPv4 network for the swarm's overlay networks and, after a colon, each network's prefix length "
+              "(24 if left out, at most 29), such as 10.128.0.0/16 or 10.128.0.0/16:26; empty for Docker's default"),
+    ] = ""
     bind_address: Annotated[
         str, AfterValidator(lambda address: address and _address(address)),
         _between(lambda address, keys: address and len(keys.get("hosts", [])) > 1 and f"empty with "
