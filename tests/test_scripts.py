@@ -288,6 +288,16 @@ def test_shared_folders_on_root_squashed_storage_leave_uid_1000_s_folders_alone(
     assert _stat(box, given) and not _stat(box, new)
 
 
+def test_shared_folders_delete_what_uid_1000_may_not_as_root_where_root_may(box: Sandbox) -> None:
+    """A folder under UID 1000's parent holding another user's files (mongod's): removed all the same."""
+    folder = f"{SHARED}/db"
+    box.run(f"chown 1000 {SHARED}")
+    assert box.run(_folders("create", [folder])).returncode == 0
+    box.run(f"mkdir {folder}/journal && touch {folder}/journal/j1 && chown -R 999 {folder}/journal")
+    gone = box.run(_folders("delete", [folder], delete_data=True))
+    assert gone.returncode == 0 and not _stat(box, folder), gone.stderr
+
+
 def test_shared_folders_on_root_squashed_storage_name_a_folder_root_may_not_give_away(box: Sandbox) -> None:
     folder = f"{SHARED}/db"
     box.run(f"mkdir {folder} && chmod 777 {folder}")  # root's, as root made it before the export squashed it

@@ -40,8 +40,8 @@ owner_of() {
     stat -c %u -- "$1"
 }
 
-# maker_of FOLDER: who makes FOLDER (or deletes it): UID 1000 when the closest folder above it that
-# exists belongs to UID 1000 (root may not write there on NFS with root_squash), else root.
+# maker_of FOLDER: who makes FOLDER (or deletes it first): UID 1000 when the closest folder above it
+# that exists belongs to UID 1000 (root may not write there on NFS with root_squash), else root.
 maker_of() {
     above=${1%/*}
     while [ -n "$above" ] && [ ! -e "$above" ]; do above=${above%/*}; done
@@ -153,7 +153,12 @@ for folder in $FOLDERS; do
             elif [ -L "$folder" ] || [ ! -f "$folder/$MARKER" ] || [ "$(cat -- "$folder/$MARKER")" != "$OWNER" ]; then
                 echo "shared-folders: kept $folder: this stack did not create it (no $MARKER naming $OWNER)" >&2
             else
-                "$(maker_of "$folder")" rm -rf -- "$folder"
+                # UID 1000 may not remove what another user made inside (mongod's files); root then may.
+                maker=$(maker_of "$folder")
+                if ! "$maker" rm -rf -- "$folder"; then
+                    [ "$maker" = as_owner ] || exit 1
+                    as_root rm -rf -- "$folder"
+                fi
                 echo "shared-folders: deleted $folder (wipp:deleteDataOnDestroy is true)" >&2
             fi ;;
     esac
