@@ -36,6 +36,9 @@ preflight = Preflight(
         manager_address=manager.address,
         need_ufw=settings.manage_firewall,
         strict=settings.strict_preflight,
+        publish_mode=settings.publish_mode,
+        endpoint_mode=settings.endpoint_mode,
+        shared_folders=list(settings.storage.sources.values()) if settings.storage.mode == "bind" else [],
     ),
 )
 
@@ -61,6 +64,7 @@ swarm = Swarm(
         first_manager=settings.connection(manager),
         joining=[SwarmMember(settings.connection(h), h.role) for h in others],
         leave_on_destroy=settings.leave_swarm_on_destroy,
+        address_pool=settings.swarm_address_pool,
         firewalls=dict(firewalls),
         after=[preflight],
     ),

@@ -37,6 +37,9 @@ class PreflightArgs:
     manager_address: str
     need_ufw: bool
     strict: bool
+    publish_mode: str  # ingress (the routing mesh) needs the kernel's IPVS
+    endpoint_mode: str  # vip (service virtual IPs) too
+    shared_folders: list[str]  # bind mode: each host's folders should be on a mount of their own
 
 
 class Preflight(pulumi.ComponentResource):
@@ -64,11 +67,20 @@ class Preflight(pulumi.ComponentResource):
                     MIN_MEMORY_MB=str(int(memory_gb * 1024 * 0.9)),
                     MIN_DISK_GB=str(NIST_DISK_GB),
                     STRICT=str(args.strict).lower(),
+                    IPVS_NEEDED_BY=_ipvs_needed_by(args),
+                    SHARED_FOLDERS=" ".join(args.shared_folders),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.summary[host.host_name] = command.stdout.apply(_parsed)
         self.register_outputs({"summary": self.summary})
+
+
+def _ipvs_needed_by(args: PreflightArgs) -> str:
+    """The settings that need the kernel's IPVS, as the stop names them; "" when none does."""
+    needing = [f"wipp:publishMode {args.publish_mode}"] if args.publish_mode == "ingress" else []
+    needing += [f"wipp:endpointMode {args.endpoint_mode}"] if args.endpoint_mode == "vip" else []
+    return " and ".join(needing)
 
 
 def _parsed(stdout: str) -> Any:

@@ -29,6 +29,14 @@ from .wipp import SERVICE_MOUNTS, SERVICE_NAMES
 # fails sooner makes the swarm roll the service back on its own (Docker's default period).
 UPDATE_MONITOR = "5s"
 
+# IPVS, between a service's virtual IP and its task (endpoint mode vip) and in the routing mesh,
+# forgets a TCP connection idle for 900 s; the next packet on it goes nowhere and the client hangs
+# (moby/moby#31208, #37466). Clients that turn TCP keepalive on (the MongoDB drivers do) send a
+# probe after tcp_keepalive_time, which keeps the entry, but Linux's default is 7200 s, and a
+# container's network namespace starts with that default whatever the host's sysctl says (since
+# Linux 4.13): the sysctl is set in every task's own namespace.
+KEEPALIVE_SYSCTLS = {"net.ipv4.tcp_keepalive_time": "600"}
+
 MountArgs = TypeVar("MountArgs", docker.ServiceTaskSpecContainerSpecMountArgs, docker.ContainerMountArgs)
 
 
@@ -91,6 +99,7 @@ class WippServices(pulumi.ComponentResource):
                     image=args.images[service],
                     args=args.arguments[service] or None,
                     mounts=self._mounts(service, docker.ServiceTaskSpecContainerSpecMountArgs) or None,
+                    sysctl=KEEPALIVE_SYSCTLS,
                 ),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self._args.network_id)],
                 placement=self._placement(service),
@@ -162,6 +171,7 @@ class WippServices(pulumi.ComponentResource):
                 for key in ("web", "dashboard")
             ],
             mounts=self._mounts("wipp", docker.ContainerMountArgs),
+            sysctls=KEEPALIVE_SYSCTLS,
             restart="unless-stopped",
             must_run=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),

@@ -20,6 +20,8 @@ from .host_command import HostConnection, host_command
 from .scripts import render
 from .wipp import STORAGE_KEYS
 
+DOCKER_DROPINS = "/etc/systemd/system/docker.service.d"
+
 
 @dataclass
 class WippStorageArgs:
@@ -98,8 +100,30 @@ class WippStorage(pulumi.ComponentResource):
             )
             for host in args.checked_on
         ]
-        ready = pulumi.Output.all(prepared.id, *[c.id for c in checks])
+        waits = [self._docker_waits_for_mounts(name, host, folders) for host in [args.prepared_on, *args.checked_on]]
+        ready = pulumi.Output.all(prepared.id, *[c.id for c in checks], *[w.id for w in waits])
         return {key: _once(ready, args.sources[key]) for key in STORAGE_KEYS}
+
+    def _docker_waits_for_mounts(self, name: str, host: HostConnection, folders: str) -> pulumi.CustomResource:
+        """On `host`, a docker.service drop-in that starts Docker only once the folders' mounts are up."""
+        tag = f"wipp:{self._args.stack}"
+
+        def script(action: str) -> str:
+            return render(
+                "docker-waits-for-mounts.sh",
+                ACTION=action,
+                FOLDERS=folders,
+                DROPIN=f"{DOCKER_DROPINS}/wipp-{self._args.stack}-mounts.conf",
+                TAG=tag,
+            )
+
+        return host_command(
+            f"{name}-mounts-{host.host_name}",
+            host,
+            create=script("apply"),
+            delete=script("remove"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
 
 def _once(ready: pulumi.Output[list[str]], value: str) -> pulumi.Output[str]:

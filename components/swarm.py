@@ -30,6 +30,8 @@ class SwarmArgs:
     # Every other host, in the stack's order.
     joining: list[SwarmMember]
     leave_on_destroy: bool
+    # A new swarm's address pool for overlay networks, NETWORK[:LENGTH]; "" for Docker's default.
+    address_pool: str = ""
     # Firewalls that must be in place before a host talks swarm, by host name.
     firewalls: dict[str, pulumi.Resource] = field(default_factory=dict)
     # What must finish before the swarm is touched (the preflight). A component's depends_on
@@ -58,7 +60,9 @@ class Swarm(pulumi.ComponentResource):
         init = host_command(
             f"{name}-init-{manager.host_name}",
             manager,
-            create=render("swarm-init.sh", manager.docker_host, ADVERTISE_ADDR=manager.address),
+            create=render(
+                "swarm-init.sh", manager.docker_host, ADVERTISE_ADDR=manager.address, ADDRESS_POOL=args.address_pool
+            ),
             # The first manager's delete runs last (every join depends on its init): by then
             # the other hosts have left, and it removes their nodes before ending the swarm.
             delete=self._leave_script(manager, "first-manager", [m.connection.address for m in args.joining]),

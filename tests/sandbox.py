@@ -123,11 +123,21 @@ class Sandbox:
         return self._process.stdout.readline()
 
     def run(
-        self, script: str, user: str = "root", env: dict[str, str] | None = None, stdin: str = "", timeout: float = 60
+        self,
+        script: str,
+        user: str = "root",
+        env: dict[str, str] | None = None,
+        stdin: str = "",
+        timeout: float = 60,
+        squash: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """`/bin/sh -c script` in the sandbox, as root or as USER (with a Debian user's PATH)."""
+        """`/bin/sh -c script` in the sandbox, as root or as USER (with a Debian user's PATH).
+
+        With `squash`, root (and USER's sudo) is as NFS's root_squash leaves it: no chown, no chmod
+        of another user's file, no write where only the owner may (its bounding set cut)."""
         assert self._process.stdin is not None
         request = {"script": script, "user": user, "env": env or {}, "stdin": stdin, "timeout": timeout}
+        request["squash"] = squash
         self._process.stdin.write(json.dumps(request) + "\n")
         self._process.stdin.flush()
         line = self._reply(timeout + 10)

@@ -26,6 +26,9 @@ USER_PATH = "/usr/local/bin:/usr/bin:/bin"  # a Debian user's default PATH: no s
 MAX_REQUESTS = 500
 DEVICES = {"null": (1, 3), "zero": (1, 5), "random": (1, 8), "urandom": (1, 9)}
 FAKE_SYSTEMCTL = '#!/bin/sh\nprintf "%s\\n" "$*" >> /run/systemctl.calls\n'
+# Root as NFS with root_squash (the export's default) leaves it: it may not chown, chmod another
+# user's file, or write where only its owner may; it may still become another user (setpriv).
+SQUASHED_ROOT = "--bounding-set=-chown,-fowner,-dac_override,-dac_read_search"
 
 
 def _sh(*command: str) -> None:
@@ -163,11 +166,17 @@ def serve(config: dict[str, Any]) -> None:
         as_user = request["user"] != "root"
         env = {**(user_env if as_user else root_env), **request.get("env", {})}
         ids: dict[str, Any] = {}
-        if as_user:
+        command = ["/bin/sh", "-c", request["script"]]
+        if as_user and request.get("squash"):  # the user's ids set after the bounding set is cut
+            uid, gid = config["uid"], config["docker_gid"]
+            command = ["setpriv", f"--reuid={uid}", f"--regid={uid}", f"--groups={gid}", "--", *command]
+        elif as_user:
             ids = {"user": config["uid"], "group": config["uid"], "extra_groups": [config["docker_gid"]]}
+        if request.get("squash"):
+            command = ["setpriv", SQUASHED_ROOT, "--", *command]
         try:
             done = subprocess.run(
-                ["/bin/sh", "-c", request["script"]],
+                command,
                 input=request.get("stdin", "").encode(),
                 capture_output=True,
                 env=env,

@@ -8,7 +8,16 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from harness import DELETE, REPO, Deployment, fake_host_key, run_program, script_variables, stack_config
+from harness import (
+    DELETE,
+    REPO,
+    Deployment,
+    assert_mentions,
+    fake_host_key,
+    run_program,
+    script_variables,
+    stack_config,
+)
 
 from components.config import Settings
 
@@ -702,3 +711,38 @@ def test_every_key_of_the_model_is_in_the_readme_configuration_reference() -> No
     reference = (REPO / "README.md").read_text().split("## Configuration reference")[1].split("\n## ")[0]
     documented = set(re.findall(r"^\| `([A-Za-z]+)` \|", reference, re.MULTILINE))
     assert documented == {field.alias for field in Settings.model_fields.values()}
+
+
+@pytest.mark.parametrize(
+    "pool, expected",
+    [
+        ("10.128.0.0", ["wipp:swarmAddressPool = '10.128.0.0' is invalid", "an IPv4 network for the swarm's overlay"]),
+        ("10.128.0.1/16", ["wipp:swarmAddressPool = '10.128.0.1/16'", "has host bits set"]),
+        ("10.128.0.0/16:30", ["wipp:swarmAddressPool = '10.128.0.0/16:30'", "from its own /16 to 29"]),
+        ("10.128.0.0/24:16", ["wipp:swarmAddressPool = '10.128.0.0/24:16'", "from its own /24 to 29"]),
+        ("10.128.0.0/25", ["wipp:swarmAddressPool = '10.128.0.0/25'", "from its own /25 to 29"]),  # 24 by default
+        ("fd00::/64", ["wipp:swarmAddressPool = 'fd00::/64'", "an IPv4 network"]),
+        # The multi stack's hosts are 10.20.0.10-12 and its allowedSources 10.20.0.0/24.
+        ("10.0.0.0/8", ["wipp:swarmAddressPool = '10.0.0.0/8'", "apart from every host's address",
+                        "10.20.0.10, 10.20.0.11, 10.20.0.12, 10.20.0.0/24 in it"]),
+        ("10.20.0.128/25:28", ["wipp:swarmAddressPool = '10.20.0.128/25:28'", "(10.20.0.0/24 in it)"]),
+    ],
+)  # fmt: skip
+def test_a_swarm_address_pool_over_a_host_or_a_source_or_not_dockers_form_is_refused(
+    pool: str, expected: list[str]
+) -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("multi", {"swarmAddressPool": pool})
+    assert_mentions(str(error.value), expected)
+
+
+def test_a_swarm_address_pool_reaches_the_swarms_init_and_none_keeps_dockers() -> None:
+    def pool(overrides: dict[str, Any]) -> str:
+        init = run_program("multi", overrides).named("swarm-init-wipp-manager").inputs["create"]
+        return script_variables(init)["ADDRESS_POOL"]
+
+    assert pool({}) == ""
+    assert pool({"swarmAddressPool": "172.30.0.0/16"}) == "172.30.0.0/16"
+    assert pool({"swarmAddressPool": "10.128.0.0/16:29"}) == "10.128.0.0/16:29"
+    named = [{"name": "wipp-manager", "address": "manager.lab.example", "role": "manager"}]  # a name: not resolved
+    assert pool({"hosts": named, "allowedSources": [], "swarmAddressPool": "10.0.0.0/8"}) == "10.0.0.0/8"

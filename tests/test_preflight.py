@@ -43,6 +43,29 @@ def test_what_each_host_is_checked_for() -> None:
     assert single["NEED_UFW"] == "false" and single["STRICT"] == "false"
 
 
+def test_ipvs_is_checked_for_when_the_routing_mesh_or_virtual_ips_are_chosen() -> None:
+    needed = {}
+    for publish, endpoint in (("ingress", "vip"), ("host", "vip"), ("host", "dnsrr")):
+        deployment = run_program("multi", {"publishMode": publish, "endpointMode": endpoint})
+        checks = [script_variables(r.inputs["create"]) for r in deployment.resources if r.name.startswith("preflight-")]
+        assert len(checks) == 3 and len({c["IPVS_NEEDED_BY"] for c in checks}) == 1  # every host, alike
+        needed[publish, endpoint] = checks[0]["IPVS_NEEDED_BY"]
+    assert needed == {
+        ("ingress", "vip"): "wipp:publishMode ingress and wipp:endpointMode vip",
+        ("host", "vip"): "wipp:endpointMode vip",
+        ("host", "dnsrr"): "",
+    }
+
+
+def test_each_host_checks_the_shared_folders_are_on_a_mount_of_their_own() -> None:
+    deployment = run_program("multi")
+    paths = " ".join(f"/mnt/wipp-shared/{key}volume" for key in ("wippdb", "wippdata", "pegasusdb", "pegasusdata"))
+    for host in ("wipp-manager", "wipp-worker-1", "wipp-worker-2"):
+        assert script_variables(deployment.named(f"preflight-{host}").inputs["create"])["SHARED_FOLDERS"] == paths
+    single = run_program("single").named("preflight-wipp-host").inputs["create"]  # named volumes: no folders
+    assert script_variables(single)["SHARED_FOLDERS"] == ""
+
+
 def test_the_mocked_findings_have_the_scripts_form() -> None:
     """The mocks print what preflight.sh prints: its JSON line's keys, in its order."""
     script = (SCRIPTS_DIR / "preflight.sh").read_text()

@@ -22,6 +22,7 @@ SHARED = "/srv/wipp-shared"  # on the sandbox's tmpfs
 
 def test_every_script_is_shipped() -> None:
     assert SCRIPTS == [
+        "docker-waits-for-mounts.sh",
         "firewall-published-ports.sh",
         "firewall-swarm-ports.sh",
         "preflight.sh",
@@ -59,6 +60,7 @@ STUBBED = ("docker", "ufw", "iptables", "ip6tables", "ss", "systemctl", "mkdir",
 # script -> (where the program renders it, the variable left unset, docker's swarm state,
 #            what the script does without `set -u`: a command that changes something, or "exit 0")
 UNSET = {
+    "docker-waits-for-mounts.sh": ("storage-mounts-worker", "TAG", "active", ""),  # this machine may lack systemd
     "firewall-published-ports.sh": ("firewall-wipp-host-published-ports", "SOURCES", "active", "iptables -w -I"),
     "firewall-swarm-ports.sh": ("firewall-wipp-host-swarm-ports", "SOURCES", "active", "ufw deny"),
     "preflight.sh": ("preflight-wipp-host", "MIN_DISK_GB", "inactive", "exit 0"),
@@ -88,6 +90,7 @@ def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:
         ]
         stack = "multi" if "worker" in resource or resource == "swarm-roles" else "single"
         overrides = {"allowedSources": ["10.0.0.0/24"], "leaveSwarmOnDestroy": True}
+        overrides |= {"publishMode": "host", "endpointMode": "dnsrr"}  # no IPVS here: preflight would stop on it
         if stack == "multi":
             overrides |= {"hosts": hosts, "manageFirewall": False, "allowedSources": []}
         inputs = run_program(stack, overrides).named(resource).inputs
@@ -257,6 +260,52 @@ def test_shared_folders_check_fails_on_a_local_folder_at_the_same_path(tmp_path:
         assert manager.run(_folders("check", paths, stamp="")).returncode != 0  # an empty stamp matches nothing
 
 
+@pytest.mark.parametrize("user", ["root", USER])
+def test_shared_folders_on_root_squashed_storage_leave_uid_1000_s_folders_alone(box: Sandbox, user: str) -> None:
+    """As on NFS with root_squash: root may not chown, chmod or write in the folders the server gave
+    to UID 1000 (`squash`), so the script leaves a folder already right alone, makes a new one as
+    UID 1000 (its parent is UID 1000's) and writes the stamp as UID 1000."""
+    given, new = f"{SHARED}/db", f"{SHARED}/data"
+    box.run(f"mkdir {given} && chown 1000 {SHARED} {given} && chmod 755 {SHARED} {given}")
+    cannot = box.run(f"chown 1000 {given}; chmod 755 {given}; echo x > {given}/by-root", squash=True)
+    assert cannot.stderr.count("Operation not permitted") == 2 and "Permission denied" in cannot.stderr
+    create = box.run(_folders("create", [given, new]), user=user, squash=True)
+    assert create.returncode == 0, create.stderr
+    stamp = create.stdout.strip()
+    for folder in (given, new):
+        assert _stat(box, folder) == "1000 755"
+        assert box.run(f"stat -c %u {folder}/.wipp-shared-stamp && cat {folder}/.wipp-shared-stamp").stdout == (
+            f"1000\n{stamp}\n"
+        )
+    assert not _stat(box, f"{given}/.wipp-created-by")  # there before: no marker, kept on destroy
+    assert box.run(f"stat -c %u {new}/.wipp-created-by && cat {new}/.wipp-created-by").stdout == "1000\nwipp:test\n"
+    assert box.run(_folders("check", [given, new], stamp=stamp), user=user, squash=True).returncode == 0
+    again = box.run(_folders("create", [given, new]), user=user, squash=True)  # the stamp replaced, by its owner
+    assert again.returncode == 0 and again.stdout.strip() != stamp, again.stderr
+    gone = box.run(_folders("delete", [given, new], delete_data=True), user=user, squash=True)
+    assert gone.returncode == 0, gone.stderr
+    assert _stat(box, given) and not _stat(box, new)
+
+
+def test_shared_folders_delete_what_uid_1000_may_not_as_root_where_root_may(box: Sandbox) -> None:
+    """A folder under UID 1000's parent holding another user's files (mongod's): removed all the same."""
+    folder = f"{SHARED}/db"
+    box.run(f"chown 1000 {SHARED}")
+    assert box.run(_folders("create", [folder])).returncode == 0
+    box.run(f"mkdir {folder}/journal && touch {folder}/journal/j1 && chown -R 999 {folder}/journal")
+    gone = box.run(_folders("delete", [folder], delete_data=True))
+    assert gone.returncode == 0 and not _stat(box, folder), gone.stderr
+
+
+def test_shared_folders_on_root_squashed_storage_name_a_folder_root_may_not_give_away(box: Sandbox) -> None:
+    folder = f"{SHARED}/db"
+    box.run(f"mkdir {folder} && chmod 777 {folder}")  # root's, as root made it before the export squashed it
+    result = box.run(_folders("create", [folder]), squash=True)
+    assert result.returncode != 0 and result.stdout == ""
+    assert f"root may not give {folder} to UID 1000" in result.stderr and "root_squash" in result.stderr
+    assert _stat(box, folder) == "0 777"
+
+
 def test_shared_folders_never_writes_the_stamp_through_a_link(box: Sandbox) -> None:
     folder, target = f"{SHARED}/db", "/etc/wipp-stamp-target"
     box.run(f"mkdir {folder} && echo 'keep' > {target} && ln -s {target} {folder}/.wipp-shared-stamp")
@@ -302,16 +351,91 @@ def test_shared_folders_refuses_system_folders(box: Sandbox, system: str) -> Non
     assert _stat(box, system) == before and _stat(box, f"{system}/.still-here")
 
 
-@pytest.mark.parametrize("removed", ["mkdir", "tee", "chown", "chmod", "rm"])
+# removed -> what makes the script need it: a command run first, and whether root is squashed
+NEEDS = {
+    "mkdir": ("", False),
+    "tee": ("", False),
+    "chown": ("", False),
+    "chmod": (f"mkdir -p {SHARED}/db && chmod 700 {SHARED}/db", False),  # a folder without group and others
+    "rm": ("", False),
+    "setpriv": (f"chown 1000 {SHARED}", True),  # root_squash: UID 1000 makes what root may not
+}
+
+
+@pytest.mark.parametrize("removed", NEEDS)
 def test_shared_folders_fail_for_a_user_without_one_of_the_readmes_sudo_commands(tmp_path: Path, removed: str) -> None:
     """The README's list is what the script needs: without any one entry, create or delete fails."""
     require_root("a sandbox")
     sudo = [name for name in readme_sudo_commands() if name != removed]
     assert len(sudo) == len(readme_sudo_commands()) - 1, f"{removed} is not in the README's list"
+    setup, squash = NEEDS[removed]
     with Sandbox(tmp_path, sudo=sudo, guarded=[SHARED]) as sandbox:
-        sandbox.run(f"mkdir -p {SHARED}")
+        sandbox.run(f"mkdir -p {SHARED} && {setup or 'true'}")
         folder = [f"{SHARED}/db"]
-        create = sandbox.run(_folders("create", folder), user=USER)
-        delete = sandbox.run(_folders("delete", folder, delete_data=True), user=USER)
+        create = sandbox.run(_folders("create", folder), user=USER, squash=squash)
+        delete = sandbox.run(_folders("delete", folder, delete_data=True), user=USER, squash=squash)
     failed = [r for r in (create, delete) if r.returncode != 0]
     assert failed and "sudo: a password is required" in failed[0].stderr, (create.stderr, delete.stderr)
+
+
+# -- Docker's wait for the shared folders' mounts, in the sandbox (its /etc, a recording systemctl) --
+DROPIN = "/etc/systemd/system/docker.service.d/wipp-test-mounts.conf"
+
+
+def _mount_wait(action: str, folders: list[str]) -> str:
+    return render(
+        "docker-waits-for-mounts.sh", ACTION=action, FOLDERS="\n".join(folders), DROPIN=DROPIN, TAG="wipp:test"
+    )
+
+
+@pytest.mark.parametrize("user", ["root", USER])
+def test_docker_waits_for_the_folders_mounts_and_remove_takes_only_its_drop_in(tmp_path: Path, user: str) -> None:
+    folders = [f"{SHARED}/db", f"{SHARED}/data"]
+    with Sandbox(tmp_path, sudo=readme_sudo_commands(), guarded=["/etc"], fake_systemd=True) as box:
+        admins = "/etc/systemd/system/docker.service.d/override.conf"  # an administrator's own
+        box.run(f"mkdir -p {admins.rsplit('/', 1)[0]} && printf '[Service]\\nLimitNOFILE=4096\\n' > {admins}")
+        applied = box.run(_mount_wait("apply", folders), user=user)
+        assert applied.returncode == 0, applied.stderr
+        text = box.run(f"cat {DROPIN}").stdout
+        assert f"[Unit]\nRequiresMountsFor={SHARED}/db {SHARED}/data\n" in text and "wipp:test" in text
+        assert box.run("cat /run/systemctl.calls").stdout == "daemon-reload\n"
+        again = box.run(_mount_wait("apply", folders), user=user)  # nothing changed: no reload
+        assert again.returncode == 0 and "already in place" in again.stderr
+        assert box.run("cat /run/systemctl.calls").stdout == "daemon-reload\n"
+        moved = box.run(_mount_wait("apply", [f"{SHARED}/db"]), user=user)  # other folders: the drop-in follows
+        assert moved.returncode == 0 and box.run(f"grep RequiresMountsFor {DROPIN}").stdout.split("=")[1] == (
+            f"{SHARED}/db\n"
+        )
+        removed = box.run(_mount_wait("remove", folders), user=user)
+        assert removed.returncode == 0, removed.stderr
+        assert not _stat(box, DROPIN) and _stat(box, admins)
+        assert box.run("cat /run/systemctl.calls").stdout == "daemon-reload\n" * 3
+        assert box.run(_mount_wait("remove", folders), user=user).returncode == 0  # already gone: fine
+        assert box.run("cat /run/systemctl.calls").stdout == "daemon-reload\n" * 3
+
+
+def test_without_systemd_nothing_makes_docker_wait_and_it_says_so(box: Sandbox) -> None:
+    result = box.run(_mount_wait("apply", [f"{SHARED}/db"]))
+    assert result.returncode == 0 and "does not run systemd" in result.stderr
+    assert not _stat(box, DROPIN)
+
+
+@pytest.mark.parametrize("hostile", ["relative/db", f"{SHARED}/space folder", f"{SHARED}/$(id)"])
+def test_docker_waits_for_mounts_refuses_what_systemd_would_split(box: Sandbox, hostile: str) -> None:
+    result = box.run(_mount_wait("apply", [f"{SHARED}/db", hostile]))
+    assert result.returncode != 0 and "refusing" in result.stderr and not _stat(box, DROPIN)
+    outside = render("docker-waits-for-mounts.sh", ACTION="remove", FOLDERS=SHARED, DROPIN="/etc/fstab", TAG="x")
+    refused = box.run(outside)
+    assert refused.returncode != 0 and "refusing drop-in path" in refused.stderr and _stat(box, "/etc/fstab")
+
+
+@pytest.mark.parametrize("removed", ["mkdir", "tee", "systemctl", "rm"])
+def test_docker_waits_for_mounts_fails_for_a_user_without_one_of_the_readmes_sudo_commands(
+    tmp_path: Path, removed: str
+) -> None:
+    sudo = [name for name in readme_sudo_commands() if name != removed]
+    assert len(sudo) == len(readme_sudo_commands()) - 1, f"{removed} is not in the README's list"
+    with Sandbox(tmp_path, sudo=sudo, guarded=["/etc"], fake_systemd=True) as box:
+        results = [box.run(_mount_wait(action, [f"{SHARED}/db"]), user=USER) for action in ("apply", "remove")]
+    failed = [r for r in results if r.returncode != 0]
+    assert failed and "sudo: a password is required" in failed[0].stderr, [r.stderr for r in results]

@@ -168,3 +168,16 @@ def test_services_use_the_manager_docker_provider() -> None:
     for service in ORDER:
         assert deployment.named(service).provider.startswith(provider.urn + "::")
     assert run_program("single").named("swarm-manager").inputs["host"] == "unix:///var/run/docker.sock"
+
+
+def test_every_task_keeps_idle_connections_alive_under_ipvss_900_s() -> None:
+    """Each task's own network namespace gets a keepalive time below IPVS's idle timeout (900 s):
+    a container does not inherit the host's sysctl."""
+    for stack, overrides in (("multi", {}), ("single", {"endpointMode": "vip"})):
+        deployment = run_program(stack, overrides)
+        for service in ORDER:
+            spec = deployment.named(service).inputs["taskSpec"]["containerSpec"]
+            assert spec["sysctl"] == {"net.ipv4.tcp_keepalive_time": "600"}, (stack, service)
+    personal = run_program("personal").named("wipp")  # the web workload as a plain container
+    assert personal.type == "docker:index/container:Container"
+    assert personal.inputs["sysctls"] == {"net.ipv4.tcp_keepalive_time": "600"}

@@ -53,3 +53,28 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
 def test_shared_folders_are_deleted_only_when_asked() -> None:
     prepare = run_program("multi", {"deleteDataOnDestroy": True}).named("storage-folders-wipp-manager")
     assert script_variables(prepare.inputs["delete"])["DELETE_DATA"] == "true"
+
+
+def test_every_host_makes_docker_wait_for_the_shared_folders_mounts_and_destroy_takes_it_away() -> None:
+    deployment = run_program("multi")
+    folders = script_variables(deployment.named("storage-folders-wipp-manager").inputs["create"])["FOLDERS"]
+    waits = {r.name: r for r in deployment.resources if r.name.startswith("storage-mounts-")}
+    assert sorted(waits) == [
+        "storage-mounts-wipp-manager",
+        "storage-mounts-wipp-worker-1",
+        "storage-mounts-wipp-worker-2",
+    ]
+    for host, address in (
+        ("wipp-manager", "10.20.0.10"),
+        ("wipp-worker-1", "10.20.0.11"),
+        ("wipp-worker-2", "10.20.0.12"),
+    ):
+        wait = waits[f"storage-mounts-{host}"]
+        assert wait.inputs["connection"]["host"] == address
+        apply, remove = (script_variables(wait.inputs[k]) for k in ("create", "delete"))
+        assert apply == {**remove, "ACTION": "apply"} and remove["ACTION"] == "remove"
+        assert apply["FOLDERS"] == folders and apply["TAG"] == "wipp:multi"
+        assert apply["DROPIN"] == "/etc/systemd/system/docker.service.d/wipp-multi-mounts.conf"
+    # The first service (each other one waits for the one before it) starts only after all of them.
+    assert {w.urn for w in waits.values()} <= set(deployment.named("mongodb").dependencies)
+    assert not [r for r in run_program("single").resources if r.name.startswith("storage-mounts-")]  # volumes

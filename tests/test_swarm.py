@@ -15,7 +15,7 @@ def test_init_runs_on_the_first_manager_with_its_address() -> None:
     assert init.type == "command:remote:Command"
     assert init.inputs["connection"]["host"] == "10.20.0.10"
     assert init.inputs["connection"]["user"] == "ubuntu"
-    assert script_variables(init.inputs["create"]) == {"ADVERTISE_ADDR": "10.20.0.10"}
+    assert script_variables(init.inputs["create"]) == {"ADVERTISE_ADDR": "10.20.0.10", "ADDRESS_POOL": ""}
     assert init.delete_before_replace
     # That init prints the node ID and no token is tested on the engine (test_swarm_scripts.py).
 

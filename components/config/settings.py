@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from typing import Annotated, Any, Literal, Self
 
 import pulumi
@@ -94,6 +95,22 @@ def empty_or_one_host_address(address: str) -> str:
     return address
 
 
+def swarm_address_pool_of_dockers_form(pool: str) -> str:
+    """NETWORK[:LENGTH]: an IPv4 network, and the prefix length of each overlay network Docker cuts from it."""
+    if not pool:
+        return pool  # empty: Docker's own pool
+    network_text, _, length = pool.partition(":")
+    try:
+        network = ip_network(network_text)  # strict: no host bits, which Docker's init would mask silently
+    except ValueError as wrong:
+        raise not_of_its_form(str(wrong)) from None
+    if network.version != 4 or not network.prefixlen <= int(length or 24) <= 29:
+        raise expected(
+            f"an IPv4 network and a length from its own /{network.prefixlen} to 29 (Docker's smallest network)"
+        )
+    return pool
+
+
 PublishedPort = Annotated[Port, AfterValidator(not_a_swarm_port)]
 Cidr = Annotated[str, AfterValidator(network_of_hosts)]
 
@@ -146,6 +163,12 @@ class Settings(Keys):
     dashboard_port: PublishedPort
     manage_firewall: Flag
     allowed_sources: list[Cidr] = Field([], description="a list of CIDRs such as [10.0.0.0/24]")
+    swarm_address_pool: Annotated[str, AfterValidator(swarm_address_pool_of_dockers_form)] = Field(
+        "",
+        pattern=anchored(r"(?:[0-9.]+/[0-9]{1,2}(?::[0-9]{1,2})?)?"),
+        description="an IPv4 network for the swarm's overlay networks and, after a colon, each network's prefix "
+        "length (24 if left out, at most 29), such as 10.128.0.0/16 or 10.128.0.0/16:26; empty for Docker's default",
+    )
     bind_address: Annotated[str, AfterValidator(empty_or_one_host_address)] = Field(
         "", description="an IPv4 address of this machine such as 127.0.0.1, or empty"
     )
@@ -263,6 +286,20 @@ class Settings(Keys):
         if valid and self.allowed_sources and not self.manage_firewall:
             why = "an empty list while wipp:manageFirewall is false: the sources would be restricted by nothing"
             self._refuse(info, ("allowedSources",), self.allowed_sources, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def swarm_address_pool_apart_from_hosts_and_sources(self, info: ValidationInfo) -> Self:
+        """The overlay networks cut from the pool would hide any host or allowed source inside it."""
+        if not self._valid(info, "swarm_address_pool", "hosts", "allowed_sources") or not self.swarm_address_pool:
+            return self
+        pool = ip_network(self.swarm_address_pool.partition(":")[0])
+        addresses = [host.address for host in self.hosts if re.fullmatch(r"[0-9.]+", host.address)]  # names: unresolved
+        inside = [address for address in addresses if ip_network(address).overlaps(pool)]
+        inside += [source for source in self.allowed_sources if ip_network(source).overlaps(pool)]
+        if inside:
+            why = f"a pool apart from every host's address and wipp:allowedSources ({', '.join(inside)} in it)"
+            self._refuse(info, ("swarmAddressPool",), self.swarm_address_pool, expected(why))
         return self
 
     @model_validator(mode="after")

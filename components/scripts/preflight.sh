@@ -4,11 +4,14 @@
 # Fails (what to fix, on which host) when: Docker Engine is missing or not running;
 # the host is in another swarm, or the first manager is in a swarm but not as a
 # manager; a published port is taken by something other than Docker; ufw is
-# missing while the program manages the firewall. Memory and disk below NIST's
-# figures are warnings, or failures when STRICT is true.
+# missing while the program manages the firewall; the kernel has no IPVS while the
+# routing mesh or virtual IPs need it. Memory and disk below NIST's figures, and
+# shared folders on the root file system (no mount Docker could wait for at boot), are
+# warnings, or failures when STRICT is true.
 # Input variables: HOST_NAME, POSITION (first-manager or joining), MANAGER_ADDR,
 # PORTS (published ports to find free, may be empty), NEED_UFW, MIN_MEMORY_MB,
-# MIN_DISK_GB, STRICT.
+# MIN_DISK_GB, STRICT, IPVS_NEEDED_BY (the settings that need IPVS, empty if none),
+# SHARED_FOLDERS (bind mode: the folders, separated by spaces; empty with volumes).
 set -eu
 set -f
 
@@ -20,6 +23,21 @@ warnings=
 warn() {
     echo "preflight: $HOST_NAME: warning: $*" >&2
     warnings="$warnings${warnings:+; }$*"
+}
+
+# has_ipvs: whether the kernel has IPVS (ip_vs): loaded, built in, or a module it can load.
+has_ipvs() {
+    [ -e /proc/net/ip_vs ] && return 0
+    grep -q '^ip_vs ' /proc/modules 2>/dev/null && return 0
+    modules=/lib/modules/$(uname -r)
+    grep -q '/ip_vs\.ko' "$modules/modules.builtin" "$modules/modules.dep" 2>/dev/null && return 0
+    for modprobe in modprobe /usr/sbin/modprobe /sbin/modprobe; do
+        if command -v "$modprobe" >/dev/null 2>&1; then
+            "$modprobe" -n -q ip_vs 2>/dev/null
+            return
+        fi
+    done
+    return 1
 }
 
 # Docker Engine, answering.
@@ -42,6 +60,14 @@ elif [ "$state" != inactive ]; then
     fail "its swarm state is '$state'; expected active or inactive"
 fi
 
+# IPVS: the routing mesh (ingress) and service virtual IPs (vip) are IPVS rules; without it the
+# services start and the published ports stay silent.
+if [ -n "$IPVS_NEEDED_BY" ] && ! has_ipvs; then
+    fail "the kernel ($(uname -r)) has no IPVS (no /proc/net/ip_vs, no ip_vs module loaded or" \
+        "installed), which $IPVS_NEEDED_BY need: install the kernel's modules (modprobe ip_vs must" \
+        "work), or set wipp:publishMode host and wipp:endpointMode dnsrr"
+fi
+
 # Memory and the free disk where Docker keeps images and volumes, against NIST's figures.
 memory_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
 root_dir=$(docker info --format '{{.DockerRootDir}}')
@@ -53,6 +79,21 @@ if [ "$memory_mb" -lt "$MIN_MEMORY_MB" ]; then
 fi
 if [ "$disk_gb" -lt "$MIN_DISK_GB" ]; then
     short="$short${short:+; }free disk ${disk_gb} GB at $root_dir is below the ${MIN_DISK_GB} GB NIST asks for"
+fi
+# Shared folders: Docker waits at boot for the mounts they are on (RequiresMountsFor=); one on the
+# root file system has no mount to wait for, and its data would stay on this host.
+on_root=
+for folder in $SHARED_FOLDERS; do
+    above=$folder
+    while [ ! -e "$above" ] && [ -n "${above%/*}" ]; do above=${above%/*}; done
+    [ -e "$above" ] || above=/
+    if [ "$(df -P -- "$above" 2>/dev/null | awk 'NR == 2 { print $6 }')" = / ]; then
+        on_root="$on_root${on_root:+ }$folder"
+    fi
+done
+if [ -n "$on_root" ]; then
+    short="$short${short:+; }the shared folders $on_root are on the root file system, not on a mount of"
+    short="$short their own (is the shared storage mounted?): Docker cannot wait for them at boot"
 fi
 if [ -n "$short" ]; then
     if [ "$STRICT" = true ]; then

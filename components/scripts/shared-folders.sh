@@ -13,6 +13,10 @@
 #              at the same path?).
 # MODE=delete  removes them only when DELETE_DATA is true, and then only the
 #              folders whose marker names this stack; every other folder is kept.
+# Root acts only where it must, and where it may not, UID 1000 (the folders' owner) does:
+# a folder already owned by UID 1000 is not chowned, one with the mode already is not
+# chmodded; a folder, marker or stamp root may not write (NFS with root_squash, the export's
+# default, makes root nobody on the server) is written by UID 1000.
 # Input variables: MODE, FOLDERS (absolute paths, one per line), DELETE_DATA,
 # OWNER (the stack's tag written into the marker), STAMP (check: what create printed).
 set -eu
@@ -20,6 +24,50 @@ set -f  # folder names are never globbed
 
 MARKER=.wipp-created-by
 STAMP_FILE=.wipp-shared-stamp
+CONTAINER_UID=1000
+
+# as_owner COMMAND...: runs COMMAND as UID 1000, the folders' owner (as it is, when this user is).
+as_owner() {
+    if [ "$(id -u)" -eq "$CONTAINER_UID" ]; then
+        "$@"
+    else
+        as_root setpriv --reuid="$CONTAINER_UID" --regid="$CONTAINER_UID" --clear-groups -- "$@"
+    fi
+}
+
+# as_root_else_owner COMMAND...: COMMAND as root, or, where root is refused (not by sudo: a sudo
+# refusal stops here), as UID 1000. Root's refusal is shown only if UID 1000 is refused too.
+as_root_else_owner() {
+    if refused=$(as_root "$@" 2>&1 >/dev/null); then
+        return 0
+    fi
+    case "$refused" in sudo:*) printf '%s\n' "$refused" >&2; return 1 ;; esac
+    as_owner "$@" || { printf '%s\n' "$refused" >&2; return 1; }
+}
+
+# write_file TEXT PATH: PATH holds the line TEXT, written as root_else_owner (never through a
+# link: the callers check). UID 1000 first removes a file of another owner's in its folder.
+write_file() {
+    if refused=$(printf '%s\n' "$1" | as_root tee -- "$2" 2>&1 >/dev/null); then
+        return 0
+    fi
+    case "$refused" in sudo:*) printf '%s\n' "$refused" >&2; return 1 ;; esac
+    if [ -e "$2" ] && [ "$(owner_of "$2")" != "$CONTAINER_UID" ]; then
+        as_owner rm -f -- "$2"
+    fi
+    printf '%s\n' "$1" | as_owner tee -- "$2" >/dev/null || { printf '%s\n' "$refused" >&2; return 1; }
+}
+
+# owner_of PATH: the UID that owns PATH.
+owner_of() {
+    stat -c %u -- "$1"
+}
+
+# has_mode PATH BITS: whether PATH's permission bits include every bit of the octal BITS.
+has_mode() {
+    bits=$(stat -c %a -- "$1")
+    [ $((0$bits & 0$2)) -eq $((0$2)) ]
+}
 
 # The program accepts only these paths; the script refuses anything else on its own too,
 # since it may run `rm -rf`.
@@ -71,8 +119,8 @@ for folder in $FOLDERS; do
     case "$MODE" in
         create)
             if [ ! -e "$folder" ]; then
-                as_root mkdir -p -- "$folder"
-                printf '%s\n' "$OWNER" | as_root tee -- "$folder/$MARKER" >/dev/null
+                as_root_else_owner mkdir -p -- "$folder"
+                write_file "$OWNER" "$folder/$MARKER"
                 echo "shared-folders: created $folder" >&2
             elif [ ! -d "$folder" ]; then
                 echo "shared-folders: $folder exists and is not a folder" >&2
@@ -80,15 +128,21 @@ for folder in $FOLDERS; do
             else
                 echo "shared-folders: $folder is already there; using it (it stays on destroy)" >&2
             fi
-            as_root chown 1000 -- "$folder"
-            as_root chmod u+rwx,go+rx -- "$folder"
-            # Never written through a link (root writes it; the folder belongs to UID 1000).
+            if [ "$(owner_of "$folder")" != "$CONTAINER_UID" ]; then
+                as_root chown "$CONTAINER_UID" -- "$folder" || {
+                    echo "shared-folders: root may not give $folder to UID $CONTAINER_UID on $(hostname)" \
+                        "(NFS with root_squash?): give it to UID $CONTAINER_UID on the storage server" >&2
+                    exit 1
+                }
+            fi
+            has_mode "$folder" 755 || as_root_else_owner chmod u+rwx,go+rx -- "$folder"
+            # Never written through a link.
             if [ -L "$folder/$STAMP_FILE" ] || { [ -e "$folder/$STAMP_FILE" ] && [ ! -f "$folder/$STAMP_FILE" ]; }; then
                 echo "shared-folders: $folder/$STAMP_FILE is not a plain file; remove it and run again" >&2
                 exit 1
             fi
-            printf '%s\n' "$stamp" | as_root tee -- "$folder/$STAMP_FILE" >/dev/null
-            as_root chmod go+r -- "$folder/$STAMP_FILE" ;;
+            write_file "$stamp" "$folder/$STAMP_FILE"
+            has_mode "$folder/$STAMP_FILE" 644 || as_root_else_owner chmod u+rw,go+r -- "$folder/$STAMP_FILE" ;;
         check)
             [ -d "$folder" ] || {
                 echo "shared-folders: $folder is missing on $(hostname): mount the shared storage first" >&2
@@ -109,7 +163,7 @@ for folder in $FOLDERS; do
             elif [ -L "$folder" ] || [ ! -f "$folder/$MARKER" ] || [ "$(cat -- "$folder/$MARKER")" != "$OWNER" ]; then
                 echo "shared-folders: kept $folder: this stack did not create it (no $MARKER naming $OWNER)" >&2
             else
-                as_root rm -rf -- "$folder"
+                as_root_else_owner rm -rf -- "$folder"
                 echo "shared-folders: deleted $folder (wipp:deleteDataOnDestroy is true)" >&2
             fi ;;
     esac

@@ -98,6 +98,19 @@ def overlay_address(manager: EngineHost, service: str, network: str) -> str:
     return str(attachments[network][0].split("/")[0])
 
 
+def task_sysctl(manager: EngineHost, service: str, name: str) -> str:
+    """A sysctl as the service's running task sees it, read in the task's own network namespace."""
+    tasks = manager.engine.request("GET", "/tasks", query={"filters": json.dumps({"service": [service]})})
+    running = [t for t in tasks if t["Status"]["State"] == "running"]
+    assert len(running) == 1, f"{service}: {len(running)} running tasks"
+    container = running[0]["Status"]["ContainerStatus"]["ContainerID"]
+    pid = manager.engine.request("GET", f"/containers/{container}/json")["State"]["Pid"]
+    path = "/proc/sys/" + name.replace(".", "/")
+    read = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "cat", path], capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr
+    return read.stdout.strip()
+
+
 def web_answers(manager: EngineHost, path: str = "/") -> str | None:
     return manager.engine.http_get(WEB_PORT, path, manager.address)
 

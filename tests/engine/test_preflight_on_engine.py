@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from docker_api import listener
 from engine_hosts import EngineHost
-from harness import run_program, script_variables
+from harness import assert_mentions, run_program, script_variables
 from program_commands import single_stack_command
 
 WEB, DASHBOARD = 18181, 18182  # ports no other engine test publishes
@@ -70,6 +71,59 @@ def test_below_nists_figures_is_a_warning_or_with_strict_a_stop(manager: EngineH
         else:
             assert result.returncode == 0, result.stderr
             assert "below the 999999 GB NIST asks for" in json.loads(result.stdout)["warnings"]
+
+
+def _kernel_has_ipvs() -> bool:
+    """Read here, apart from the script: IPVS loaded, or its module installed for this kernel."""
+    modules = Path("/lib/modules", os.uname().release)
+    listed = [modules / "modules.builtin", modules / "modules.dep"]
+    return Path("/proc/net/ip_vs").exists() or any(p.exists() and "/ip_vs.ko" in p.read_text() for p in listed)
+
+
+def test_the_routing_mesh_or_virtual_ips_on_a_kernel_without_ipvs_stop_it_naming_the_host(
+    manager: EngineHost, swarm: str
+) -> None:
+    """CI's kernel has no IPVS (so the engine tests run host and dnsrr): the default ingress and vip
+    stop here, by name, while host and dnsrr (the checks above) pass on the same kernel. On a kernel
+    with IPVS the same checks pass (the VM tests run them so)."""
+    has_ipvs = _kernel_has_ipvs()
+    print(f"preflight: this kernel has IPVS: {'yes' if has_ipvs else 'no'}")
+    for publish, endpoint, needed in (
+        ("ingress", "vip", "wipp:publishMode ingress and wipp:endpointMode vip"),
+        ("host", "vip", "wipp:endpointMode vip"),
+    ):
+        result = _run(manager, _first_manager_check(manager, publishMode=publish, endpointMode=endpoint))
+        if has_ipvs:
+            assert result.returncode == 0 and json.loads(result.stdout)["docker"], result.stderr
+            continue
+        assert result.returncode == 1 and result.stdout == "", result.stderr
+        assert_mentions(result.stderr, [f"preflight: wipp-host: the kernel ({os.uname().release}) has no IPVS", needed])
+        assert "wipp:publishMode host and wipp:endpointMode dnsrr" in result.stderr
+
+
+def test_shared_folders_on_the_root_file_system_are_a_warning_or_with_strict_a_stop(
+    manager: EngineHost, swarm: str, tmp_path: Path
+) -> None:
+    """Folders on the root file system have no mount Docker could wait for; on a mount of their own
+    (a tmpfs mounted over their parent, in a private mount namespace) they pass."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert os.stat(shared).st_dev == os.stat("/").st_dev, "the test's temp folder is not on the root file system"
+    paths = {key: f"{shared}/{key}" for key in ("wippdb", "wippdata", "pegasusdb", "pegasusdata")}
+    warning = f"the shared folders {' '.join(paths.values())} are on the root file system"
+    for strict in (False, True):
+        script = _first_manager_check(manager, storage={"mode": "bind", "paths": paths}, strictPreflight=strict)
+        result = _run(manager, script)
+        if strict:
+            assert result.returncode == 1 and warning in result.stderr and result.stdout == "", result.stderr
+            assert "wipp:strictPreflight is true" in result.stderr
+        else:
+            assert result.returncode == 0 and warning in json.loads(result.stdout)["warnings"], result.stderr
+        mounted = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c"]
+        mounted += ['mount -t tmpfs wipp-preflight-test "$1" && exec /bin/sh -c "$2"', "sh", str(shared), script]
+        env = {"PATH": os.environ["PATH"], "DOCKER_HOST": manager.engine.docker_host}
+        on_a_mount = manager.engine.in_namespace(mounted, env=env, check=False)
+        assert on_a_mount.returncode == 0 and "shared folders" not in on_a_mount.stdout, on_a_mount.stderr
 
 
 @pytest.fixture

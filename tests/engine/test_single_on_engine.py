@@ -27,6 +27,7 @@ from single_stack import (
     overlay_address,
     remove_volumes,
     running_since,
+    task_sysctl,
     volume_file,
     volume_names,
     wait_for_web,
@@ -97,6 +98,9 @@ def test_a_new_stack_previews_exactly_its_creates_then_comes_up_in_order(
     for name in ("master", "mongodb"):  # each name resolved to that service's own task on wippnet
         assert report[name] == f"{name} {overlay_address(manager, name, 'wippnet')}"
     assert manager.engine.http_get(DASHBOARD_PORT, "/", manager.address) is not None
+    # Every task keeps idle TCP connections alive below IPVS's 900 s, in its own network namespace.
+    for name in SERVICE_NAMES:
+        assert task_sysctl(manager, name, "net.ipv4.tcp_keepalive_time") == "600", name
 
     outputs = fresh.outputs()
     node_id = manager.engine.request("GET", "/info")["Swarm"]["NodeID"]

@@ -152,3 +152,37 @@ def test_leaving_demotes_a_joined_manager_and_the_first_manager_removes_its_node
     ended = run_script(program.named("swarm-init-manager").inputs["delete"], manager.engine.docker_host)
     assert f"{node_id.strip()}" in ended.stderr  # `docker node rm` names the node it removed
     assert _swarm_state(manager) == "inactive"
+
+
+def test_a_new_swarm_takes_its_overlay_subnets_from_the_address_pool(joined_worker: EngineHost) -> None:
+    """On the worker's engine, out of any swarm: the program's init with wipp:swarmAddressPool makes a
+    swarm whose overlay networks are cut from that pool at that length; init again with
+    another pool keeps the swarm's and warns; Docker itself refuses a length past 29, as config does."""
+    worker = joined_worker
+    hosts = [{"name": "solo", "address": worker.address, "role": "manager"}]
+
+    def init(pool: str) -> dict[str, str]:
+        overrides = {"hosts": hosts, "allowedSources": [], "swarmAddressPool": pool, "leaveSwarmOnDestroy": True}
+        return run_program("multi", overrides).named("swarm-init-solo").inputs
+
+    made = init("10.199.0.0/16:26")
+    try:
+        first = run_script(made["create"], worker.engine.docker_host)
+        assert "address pool 10.199.0.0/16:26" in first.stderr, first.stderr
+        cluster = worker.engine.request("GET", "/swarm")
+        assert cluster["DefaultAddrPool"] == ["10.199.0.0/16"] and cluster["SubnetSize"] == 26
+        worker.engine.cli("network", "create", "--driver", "overlay", "wipp-pool-probe")
+        subnet = worker.engine.request("GET", "/networks/wipp-pool-probe")["IPAM"]["Config"][0]["Subnet"]
+        assert subnet.startswith("10.199.") and subnet.endswith("/26"), subnet
+        other = run_script(init("172.30.0.0/16")["create"], worker.engine.docker_host)
+        assert other.stdout.strip() == first.stdout.strip()  # the same swarm, left as it is
+        assert "this swarm's address pool is 10.199.0.0/16 26" in other.stderr, other.stderr
+        assert "applies only to a new swarm" in other.stderr
+        worker.engine.cli("network", "rm", "wipp-pool-probe")
+    finally:
+        run_script(made["delete"], worker.engine.docker_host)
+    assert _swarm_state(worker) == "inactive"
+    pool_flags = ("--default-addr-pool", "10.199.0.0/16", "--default-addr-pool-mask-length")
+    refused = worker.engine.cli("swarm", "init", "--advertise-addr", worker.address, *pool_flags, "30", check=False)
+    assert refused.returncode != 0 and _swarm_state(worker) == "inactive", refused.stdout
+    print(f"swarm address pool: Docker refuses a length of 30: {refused.stderr.strip()}")
