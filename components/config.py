@@ -45,6 +45,7 @@ SYSTEM_FOLDERS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32
 # ... nor anything inside these.
 SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr")
 CONTROL_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")  # control characters, and line separators
+DOCKER_DATA = "/var/lib/docker"  # Docker's own folder: its named volumes live there
 DOCKER_MIN_MEMORY = 6 * 1024**2  # dockerd's least memory limit for a container (linuxMinMemory)
 
 
@@ -113,7 +114,7 @@ def _between(check: Callable[[Any, dict[str, Any]], Any]) -> AfterValidator:
     return AfterValidator(lambda v, info: report(Mistake((), v, expected)) if (expected := check(v, info.data)) else v)
 
 
-def _port_number(value: Any) -> Any:  # not `true` (a bool is an int to Python), 8080.0 or "08080"
+def _whole_number(value: Any) -> Any:  # not `true` (a bool is an int to Python), 8080.0 or "08080"
     if isinstance(value, bool) or not isinstance(value, int | str) or not re.fullmatch(r"[1-9][0-9]*", str(value)):
         not_the_form()
     return value
@@ -123,6 +124,21 @@ def _flag(value: Any) -> bool:  # not the yes, on, 1, t or y that pydantic's boo
     if not isinstance(value, bool) and str(value).lower() not in ("true", "false"):
         not_the_form()
     return str(value).lower() == "true"
+
+
+def _system_folder(folder: str) -> bool:
+    return folder in SYSTEM_FOLDERS or any(folder.startswith(tree + "/") for tree in SYSTEM_TREES)
+
+
+def _backup_place_apart(place: str, keys: dict[str, Any]) -> str:
+    """What a backup place must be instead: apart from Docker's data and from every WIPP data folder."""
+    storage = keys.get("storage")
+    data = [DOCKER_DATA, *(storage.sources.values() if storage is not None and storage.mode == "bind" else [])]
+    for folder in data:
+        if place == folder or place.startswith(folder + "/") or folder.startswith(place + "/"):
+            return (f"a folder apart from the data it backs up ({place} is, is inside or holds {folder}, "
+                    "where a backup would be lost with the data or copied into itself)")  # fmt: skip
+    return ""
 
 
 def _bytes(size: str) -> int:
@@ -179,7 +195,7 @@ _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
 _PLACEHOLDERS = ", ".join("{" + p + "}" for p in wipp.ARG_PLACEHOLDERS)
 _STORAGE_KEYS = ", ".join(wipp.STORAGE_KEYS)
 
-Port = Annotated[int, BeforeValidator(_port_number), Field(ge=1, le=65535), _form("a TCP port number from 1 to 65535")]
+Port = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=65535), _form("a TCP port number from 1 to 65535")]
 Flag = Annotated[bool, BeforeValidator(_flag), _form("true or false")]
 Duration = Annotated[str, _pattern(r"(?:[0-9]+(?:ms|s|m|h))+"),
                      _refused_if(lambda d: not 0 < milliseconds(d) <= (2**63 - 1) // 10**6),  # Go's: int64 ns
@@ -188,9 +204,13 @@ VolumeName = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]+"), Field(max_l
                        _form("a Docker volume name: 2 to 255 letters, digits, '_', '.', '-', first a letter or digit")]
 Folder = Annotated[
     str, _pattern(r"(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)+"),  # nothing a shell could split or expand, no '.' or '..'
-    _refused_if(lambda f: f in SYSTEM_FOLDERS or any(f.startswith(tree + "/") for tree in SYSTEM_TREES),
-                "a folder of its own for WIPP data, not a system folder such as /, /etc, /home or /var"),
+    _refused_if(_system_folder, "a folder of its own for WIPP data, not a system folder such as /, /etc, /home or /var"),
     _form("an absolute folder path of letters, digits, '.', '_' and '-', such as /mnt/wipp-shared/wippdbvolume"),
+]
+BackupPlace = Annotated[
+    str, _pattern(r"(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)+"),
+    _refused_if(_system_folder, "a folder of its own for backups, not a system folder such as /, /etc, /home or /var"),
+    _form("an absolute folder path on the first manager of letters, digits, '.', '_' and '-', such as /var/backups/wipp"),
 ]
 MountTarget = Annotated[str, _pattern("/.*"), _refused_if(lambda path: not posixpath.normpath(path).strip("/")),
                         _form("an absolute path in the container other than / (Docker mounts nothing over it)")]
@@ -339,6 +359,9 @@ class Settings(_Keys):
                        _between(lambda storage, keys: storage.mode == "volume" and len(keys.get("hosts", [])) > 1 and
                                 f"bind with shared folders: named volumes live on one host and {len(keys['hosts'])} "
                                 "hosts are configured")] = Storage(mode="volume")
+    backup_place: Annotated[BackupPlace, _between(_backup_place_apart)]
+    backup_keep: Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=1000),
+                           _form("a whole number of backups from 1 to 1000")] = 3
     network_name: Annotated[
         str, _pattern(r"[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*"), Field(max_length=63, alias="network"),  # as swarmkit's
         _refused_if(lambda name: name in RESERVED_NETWORKS, "a network of its own: Docker keeps {!r} for itself"),
