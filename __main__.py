@@ -6,6 +6,7 @@ This is the only place that reads the settings: each component gets just what it
 import pulumi
 import pulumi_docker as docker
 
+from components.backup import Backup, BackupArgs
 from components.config import load_settings
 from components.firewall import HostFirewall, HostFirewallArgs
 from components.network import OverlayNetwork, OverlayNetworkArgs
@@ -84,6 +85,23 @@ storage = WippStorage(
     ),
     opts=on_swarm,
 )
+# Before any service changes its image: a backup of all four places (nothing on a first deploy).
+backup = Backup(
+    "backup",
+    BackupArgs(
+        stack=settings.stack,
+        place=settings.backup_place,
+        keep=settings.backup_keep,
+        images=settings.images,
+        mount_type=storage.mount_type,
+        mount_sources=dict(storage.sources),
+        wipp_container=bool(settings.bind_address),
+        converge_interval=settings.converge_interval,
+        converge_timeout=settings.converge_timeout,
+        manager=settings.connection(manager),
+    ),
+    opts=on_swarm,
+)
 services = WippServices(
     "services",
     WippServicesArgs(
@@ -102,6 +120,7 @@ services = WippServices(
         mount_sources=storage.sources,
         pinned_node_id=swarm.manager_node_id if settings.publish_mode == "host" else None,
         bind_address=settings.bind_address,
+        after=[backup.command],
     ),
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),
 )

@@ -204,13 +204,14 @@ VolumeName = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]+"), Field(max_l
                        _form("a Docker volume name: 2 to 255 letters, digits, '_', '.', '-', first a letter or digit")]
 Folder = Annotated[
     str, _pattern(r"(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)+"),  # nothing a shell could split or expand, no '.' or '..'
-    _refused_if(_system_folder, "a folder of its own for WIPP data, not a system folder such as /, /etc, /home or /var"),
+    _refused_if(_system_folder,
+                "a folder of its own for WIPP data, not a system folder such as /, /etc, /home or /var"),
     _form("an absolute folder path of letters, digits, '.', '_' and '-', such as /mnt/wipp-shared/wippdbvolume"),
 ]
 BackupPlace = Annotated[
     str, _pattern(r"(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)+"),
     _refused_if(_system_folder, "a folder of its own for backups, not a system folder such as /, /etc, /home or /var"),
-    _form("an absolute folder path on the first manager of letters, digits, '.', '_' and '-', such as /var/backups/wipp"),
+    _form("an absolute folder path on the first manager of letters, digits, '.', '_', '-', such as /var/backups/wipp"),
 ]
 MountTarget = Annotated[str, _pattern("/.*"), _refused_if(lambda path: not posixpath.normpath(path).strip("/")),
                         _form("an absolute path in the container other than / (Docker mounts nothing over it)")]
