@@ -169,7 +169,8 @@ def test_an_upgrade_backs_up_first_and_the_restore_puts_all_four_back(
         timeout=60,
     )
     assert found_later.returncode != 0  # --drop: the collection is as it was in the backup
-    assert " restore " in volume_file(manager, "wippdbvolume", "standin-mongod.log").read_text()
+    served = volume_file(manager, "wippdbvolume", "standin-mongod.log").read_text().splitlines()
+    assert [line for line in served if line.startswith("restore ") and "query=drop=1" in line]
     # Started again in WIPP's order, each once the one before ran; WIPP answers on the version of the data.
     order = [
         line.split(" runs again")[0].removeprefix("restore: ")
