@@ -123,6 +123,8 @@ case "$1 $2" in
         [ -n "$DEPLOYED" ] || exit 1
         printf '%s\\n' "$DEPLOYED" | awk -v s="$last" '$1 == s { print $2; found = 1 } END { exit !found }'
         exit ;;
+    "service ls") [ -z "$DOCKER_DOWN" ] || exit 1; printf '%s\n' "$DEPLOYED" | awk 'NF { print $1 }' ;;
+    "container ls") ;;
     "container inspect") exit 1 ;;
     "run --rm") [ -z "$RUN_FAILS" ] || exit 1; cat >/dev/null 2>&1 || true ;;
 esac
@@ -130,7 +132,9 @@ esac
 SUDO_STUB = '#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n'  # as_root, for a user without root
 
 
-def _run_backup(tmp_path: Path, deployed: str, version: str = "2.2.0", run_fails: str = "") -> tuple[int, str, str]:
+def _run_backup(
+    tmp_path: Path, deployed: str, version: str = "2.2.0", run_fails: str = "", docker_down: str = ""
+) -> tuple[int, str, str]:
     stubs = tmp_path / "stubs"
     stubs.mkdir(exist_ok=True)
     (stubs / "docker").write_text(DOCKER_STUB)
@@ -142,6 +146,7 @@ def _run_backup(tmp_path: Path, deployed: str, version: str = "2.2.0", run_fails
     log = tmp_path / "docker.log"
     log.write_text("")
     env = {"PATH": f"{stubs}:/usr/bin:/bin", "STUB_LOG": str(log), "DEPLOYED": deployed, "RUN_FAILS": run_fails}
+    env["DOCKER_DOWN"] = docker_down
     result = subprocess.run(["sh", "-c", create], capture_output=True, text=True, env=env, timeout=60, input="")
     return result.returncode, result.stderr, log.read_text()
 
@@ -174,3 +179,6 @@ def test_the_script_backs_up_only_when_a_deployed_image_changes(tmp_path: Path) 
     # A step that fails stops the script with an error.
     code, stderr, calls = _run_backup(tmp_path, deployed=_deployed("2.1.0"), run_fails="yes")
     assert code != 0 and "cannot write into the backup folder" in stderr and "wipp:backupPlace" in stderr
+    # An engine that does not answer is an error, never "nothing deployed".
+    code, stderr, calls = _run_backup(tmp_path, deployed=_deployed("2.1.0"), docker_down="yes")
+    assert code != 0 and "cannot list the swarm's services" in stderr and "docker run" not in calls

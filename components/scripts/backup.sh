@@ -18,6 +18,7 @@
 # wipp workload is a container), TARGET_IMAGES (auto: lines "<service> <image>"),
 # BACKUP_TOOL, RESTORE_TOOL (auto: the tools' texts). NO_PRUNE (optional): keep every backup.
 # No secret is an input; nothing here prints one.
+# shellcheck disable=SC2016  # the helper containers' `sh -c` scripts expand their own arguments
 set -eu
 
 SERVICES="mongodb master wipp exec"
@@ -34,12 +35,20 @@ fail() {
     exit 1
 }
 
+# What the swarm runs, read once; an engine that does not answer stops the script (it must not
+# look like nothing deployed).
+swarm_services=$(docker service ls --format '{{.Name}}') ||
+    fail "cannot list the swarm's services on this host (is this the first manager, and may this user use docker?)"
+containers=$(docker container ls --all --format '{{.Names}}') || fail "cannot list the containers on this host"
+
 # deployed_image SERVICE: the image SERVICE is set to run (a swarm service, or the wipp
 # container), empty when it is not deployed.
 deployed_image() {
-    docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$1" 2>/dev/null ||
-        { [ "$1" = wipp ] && docker container inspect --format '{{.Config.Image}}' wipp 2>/dev/null; } ||
-        true
+    if printf '%s\n' "$swarm_services" | grep -qx "$1"; then
+        docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$1"
+    elif [ "$1" = wipp ] && printf '%s\n' "$containers" | grep -qx wipp; then
+        docker container inspect --format '{{.Config.Image}}' wipp
+    fi
 }
 
 target_image() {
@@ -192,7 +201,7 @@ done
     printf '%s\n' "$SOURCES" | awk 'NF { print "source." $1 "=" $2 }'
 } | in_place 'cat > "/backup/$1/MANIFEST"' sh "$partial" ||
     fail "cannot write the manifest into $PLACE"
-# shellcheck disable=SC2016,SC2086
+# shellcheck disable=SC2086  # $files: the archives' names, one word each
 in_place 'p=$1 n=$2 && shift 2 && cd "/backup/$p" && sha256sum "$@" > SHA256SUMS && cd /backup && mv -- "$p" "$n"' \
     sh "$partial" "$name" $files </dev/null >&2 || fail "cannot write the checksums into $PLACE"
 done_ok=true
@@ -209,7 +218,9 @@ if [ -z "${NO_PRUNE:-}" ]; then
             "wipp-$STACK-"[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-*) ;;
             *) continue ;;
         esac
-        [ -d "$folder" ] && [ ! -L "$folder" ] && [ -f "$folder/SHA256SUMS" ] || continue
+        if [ ! -d "$folder" ] || [ -L "$folder" ] || [ ! -f "$folder/SHA256SUMS" ]; then
+            continue
+        fi
         grep -qx "stack=$STACK" "$folder/MANIFEST" 2>/dev/null || continue
         ours="$ours$base
 "

@@ -15,6 +15,7 @@
 # or folder>" for wippdata, pegasusdb, pegasusdata), WIPP_CONTAINER (true: the wipp workload
 # is a container), TIMEOUT_S, INTERVAL_S (how long each service may take, how often to look).
 # Argument: the backup's folder name in PLACE.
+# shellcheck disable=SC2016  # the helper containers' `sh -c` scripts expand their own arguments
 set -eu
 
 SERVICES="mongodb master wipp exec"
@@ -34,7 +35,7 @@ name=${1:-}
 if [ -z "$name" ]; then
     say "which backup? Give its folder name; this stack's backups in $PLACE:"
     for folder in "$PLACE/wipp-$STACK-"*; do
-        [ -f "$folder/SHA256SUMS" ] && echo "${folder##*/}"
+        if [ -f "$folder/SHA256SUMS" ]; then echo "${folder##*/}"; fi
     done
     exit 2
 fi
@@ -46,14 +47,23 @@ case "$name" in
     *[!A-Za-z0-9._-]* | *.partial) fail "'$name' is not a backup's folder name" ;;
 esac
 backup="$PLACE/$name"
-[ -d "$backup" ] && [ ! -L "$backup" ] || fail "there is no backup $backup"
+if [ ! -d "$backup" ] || [ -L "$backup" ]; then fail "there is no backup $backup"; fi
 grep -qx "stack=$STACK" "$backup/MANIFEST" 2>/dev/null || fail "$backup is not a backup of the stack $STACK"
 
-# deployed_image SERVICE: as in backup.sh.
+# What the swarm runs, read once; an engine that does not answer stops the script (it must not
+# look like nothing deployed).
+swarm_services=$(docker service ls --format '{{.Name}}') ||
+    fail "cannot list the swarm's services on this host (is this the first manager, and may this user use docker?)"
+containers=$(docker container ls --all --format '{{.Names}}') || fail "cannot list the containers on this host"
+
+# deployed_image SERVICE: the image SERVICE is set to run (a swarm service, or the wipp
+# container), empty when it is not deployed.
 deployed_image() {
-    docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$1" 2>/dev/null ||
-        { [ "$1" = wipp ] && docker container inspect --format '{{.Config.Image}}' wipp 2>/dev/null; } ||
-        true
+    if printf '%s\n' "$swarm_services" | grep -qx "$1"; then
+        docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$1"
+    elif [ "$1" = wipp ] && printf '%s\n' "$containers" | grep -qx wipp; then
+        docker container inspect --format '{{.Config.Image}}' wipp
+    fi
 }
 
 is_container() {
@@ -73,7 +83,6 @@ helper=$(deployed_image mongodb)
 in_backup() {
     docker run --rm --mount "type=bind,src=$backup,dst=/backup,readonly" --entrypoint sh "$helper" -c "$@"
 }
-# shellcheck disable=SC2016
 in_backup 'cd /backup && sha256sum -c SHA256SUMS' >&2 || fail "$backup does not match its checksums (SHA256SUMS): it is damaged; nothing was changed"
 say "$name: checksums verified"
 
@@ -97,14 +106,14 @@ wait_for() {  # wait_for SERVICE COUNT: until COUNT tasks run (0: until none doe
 start() {
     if is_container "$1"; then docker start wipp >/dev/null; else docker service scale --detach "$1=1" >/dev/null; fi
     wait_for "$1" 1
-    say "$1 runs again"
+    say "$1 runs again ($(($(date +%s) - started)) s)"
 }
 
 # 2. Stop everything that writes the data.
 for service in $STOP_ORDER; do
     if is_container "$service"; then docker stop wipp >/dev/null; else docker service scale --detach "$service=0" >/dev/null; fi
     wait_for "$service" 0
-    say "$service stopped"
+    say "$service stopped ($(($(date +%s) - started)) s)"
 done
 
 # 3. The folders.
@@ -113,12 +122,11 @@ printf '%s\n' "$SOURCES" | while read -r key source; do
     if [ "$STORAGE_TYPE" = volume ] && ! docker volume inspect "$source" >/dev/null 2>&1; then
         fail "$key: the volume $source is missing"
     fi
-    # shellcheck disable=SC2016
     docker run --rm --mount "type=$STORAGE_TYPE,src=$source,dst=/data" \
         --mount "type=bind,src=$backup,dst=/backup,readonly" --entrypoint sh "$helper" \
         -c 'find /data -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + && tar -xzf "/backup/$1.tar.gz" -C /data' sh "$key" >&2 ||
         fail "$key: putting $source back failed; the services stay stopped: run this again"
-    say "$key: $source put back"
+    say "$key: $source put back ($(($(date +%s) - started)) s)"
 done
 
 # 4. The database, through mongodb.

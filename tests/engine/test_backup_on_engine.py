@@ -8,6 +8,7 @@ a backup that went around the database would neither find its documents nor show
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -99,9 +100,7 @@ def test_an_upgrade_backs_up_first_and_the_restore_puts_all_four_back(
     wait_for_web(manager, "version=2.1.0")
 
     markers = write_markers(manager, FILE_VOLUMES, "backup-marker")
-    (volume_file(manager, "wippdatavolume", "images.bin")).write_bytes(
-        hashlib.sha256(b"seed").digest() * (8 * 1024 * 1024 // 32)
-    )
+    volume_file(manager, "wippdatavolume", "images.bin").write_bytes(os.urandom(8 * 1024 * 1024))  # as images: dense
     document = f"before the upgrade {time.time_ns()}"
     mongo(manager, "standin-insert", "--host", "mongodb", "markers/upgrade", document)
 
