@@ -8,6 +8,7 @@ provider on the first manager) network, storage and the four services. See CONTR
 import pulumi
 import pulumi_docker as docker
 
+from components.backup import Backup, BackupArgs
 from components.config import load_settings
 from components.firewall import HostFirewall, HostFirewallArgs
 from components.network import OverlayNetwork, OverlayNetworkArgs
@@ -92,6 +93,23 @@ storage = WippStorage(
     ),
     opts=on_swarm,
 )
+# Before any service changes its image: a backup of all four places (nothing on a first deploy).
+backup = Backup(
+    "backup",
+    BackupArgs(
+        stack=settings.stack,
+        place=settings.backup_place,
+        keep=settings.backup_keep,
+        images=settings.images,
+        mount_type=storage.mount_type,
+        mount_sources=dict(storage.sources),
+        wipp_container=bool(settings.bind_address),
+        converge_interval=settings.converge_interval,
+        converge_timeout=settings.converge_timeout,
+        manager=settings.connection(manager),
+    ),
+    opts=on_swarm,
+)
 services = WippServices(
     "services",
     WippServicesArgs(
@@ -110,6 +128,7 @@ services = WippServices(
         mount_sources=storage.sources,
         pinned_node_id=swarm.manager_node_id if settings.publish_mode == "host" else None,
         bind_address=settings.bind_address,
+        after=[backup.command],
     ),
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pulumi
@@ -61,6 +61,8 @@ class WippServicesArgs:
     # wipp:bindAddress: the web workload runs as a container whose ports listen on this address only
     # (a swarm service cannot publish on one address).
     bind_address: str | None = None
+    # What every service waits for before it is created or changed (the backup before an upgrade).
+    after: list[pulumi.Resource] = field(default_factory=list)
 
 
 class WippServices(pulumi.ComponentResource):
@@ -82,7 +84,7 @@ class WippServices(pulumi.ComponentResource):
         self.services = {}
         previous: list[pulumi.Resource] = []
         for service in SERVICE_NAMES:  # the seed's start order
-            created = self._service(service, depends_on=previous)
+            created = self._service(service, depends_on=[*args.after, *previous])
             self.services[service] = created
             previous = [created if isinstance(created, docker.Container) else self._running(service, created)]
         self.register_outputs({key: svc.id for key, svc in self.services.items()})

@@ -66,6 +66,7 @@ def test_components_have_type_tokens_and_children() -> None:
         "network": "wipp:network:OverlayNetwork",
         "storage": "wipp:storage:WippStorage",
         "services": "wipp:services:WippServices",
+        "backup": "wipp:backup:Backup",
         "preflight": "wipp:preflight:Preflight",
     }
     assert deployment.named("mongodb").parent == deployment.named("services").urn

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Self
 import pulumi
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     InstanceOf,
     ValidationInfo,
@@ -43,10 +44,11 @@ from .forms import (
     not_of_its_form,
     one_host_address,
     refuse_all,
+    whole_number,
 )
 from .hosts import Host, check_host_list
 from .overrides import ContainerPorts, MountTargets, ServiceArgsByService
-from .storage import Storage
+from .storage import Storage, is_system_folder
 
 # Image references as Docker's reference grammar has them (distribution/reference).
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
@@ -55,6 +57,7 @@ _PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 # Docker's predefined networks and the swarm's own: `docker network create` refuses these names.
 RESERVED_NETWORKS = ("bridge", "host", "none", "default", "ingress", "docker_gwbridge")
+DOCKER_DATA = "/var/lib/docker"  # Docker's own folder: its named volumes live there
 DOCKER_MIN_MEMORY = 6 * 1024**2  # dockerd's least memory limit for a container (linuxMinMemory)
 
 
@@ -111,8 +114,24 @@ def swarm_address_pool_of_dockers_form(pool: str) -> str:
     return pool
 
 
+def not_a_system_folder_for_backups(folder: str) -> str:
+    if is_system_folder(folder):
+        raise expected("a folder of its own for backups, not a system folder such as /, /etc, /home or /var")
+    return folder
+
+
 PublishedPort = Annotated[Port, AfterValidator(not_a_swarm_port)]
 Cidr = Annotated[str, AfterValidator(network_of_hosts)]
+# Nothing a shell could split or expand, and no '.' or '..' part (as a shared folder's path).
+BackupPlace = Annotated[
+    str,
+    Field(
+        pattern=anchored(r"(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)+"),
+        description="an absolute folder path on the first manager of letters, digits, '.', '_', '-', such as "
+        "/var/backups/wipp",
+    ),
+    AfterValidator(not_a_system_folder_for_backups),
+]
 
 
 @dataclass
@@ -151,6 +170,11 @@ class Settings(Keys):
         None, description="a secret (pulumi config set --secret)"
     )
     storage: Storage = Field(Storage(mode="volume"), description="{mode: volume} or {mode: bind, paths: {...}}")
+    backup_place: BackupPlace  # its default, /var/backups/wipp, is in Pulumi.yaml
+    # Each backup is about the size of WIPP's data: a few kept, the oldest of this stack's deleted.
+    backup_keep: Annotated[int, BeforeValidator(whole_number)] = Field(
+        3, ge=1, le=1000, description="a whole number of backups from 1 to 1000"
+    )
     network_name: Annotated[str, AfterValidator(not_reserved_by_docker)] = Field(
         alias="network",
         pattern=anchored(r"[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*"),  # as swarmkit checks network names
@@ -300,6 +324,23 @@ class Settings(Keys):
         if inside:
             why = f"a pool apart from every host's address and wipp:allowedSources ({', '.join(inside)} in it)"
             self._refuse(info, ("swarmAddressPool",), self.swarm_address_pool, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def backup_place_apart_from_the_data(self, info: ValidationInfo) -> Self:
+        """A backup inside the data would be lost with it, and one that holds the data would copy itself."""
+        if not self._valid(info, "backup_place", "storage"):
+            return self
+        place = self.backup_place
+        data = [DOCKER_DATA, *(self.storage.sources.values() if self.storage.mode == "bind" else [])]
+        for folder in data:
+            if place == folder or place.startswith(folder + "/") or folder.startswith(place + "/"):
+                why = (
+                    f"a folder apart from the data it backs up ({place} is, is inside or holds {folder}, "
+                    "where a backup would be lost with the data or copied into itself)"
+                )
+                self._refuse(info, ("backupPlace",), place, expected(why))
+                break
         return self
 
     @model_validator(mode="after")

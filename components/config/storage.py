@@ -22,8 +22,12 @@ SYSTEM_FOLDERS = (
 SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr")
 
 
+def is_system_folder(folder: str) -> bool:
+    return folder in SYSTEM_FOLDERS or any(folder.startswith(tree + "/") for tree in SYSTEM_TREES)
+
+
 def not_a_system_folder(folder: str) -> str:
-    if folder in SYSTEM_FOLDERS or any(folder.startswith(tree + "/") for tree in SYSTEM_TREES):
+    if is_system_folder(folder):
         raise expected("a folder of its own for WIPP data, not a system folder such as /, /etc, /home or /var")
     return folder
 

@@ -8,7 +8,11 @@ where a missing engine is a failure.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+
 import pytest
+import single_stack
 import standin_images
 from docker_api import run_script
 from engine_hosts import EngineHost, host_from_environment
@@ -47,3 +51,10 @@ def images(manager: EngineHost, tmp_path_factory: pytest.TempPathFactory) -> lis
 def pulumi_home(tmp_path_factory: pytest.TempPathFactory) -> PulumiHome:
     """The real engine's CLI with both plugins installed into a PULUMI_HOME of the session's own."""
     return PulumiHome.create(engine_bin(), tmp_path_factory.mktemp("pulumi-home"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backups_removed() -> Iterator[None]:
+    """The engine tests' backup places (`single_stack.BACKUPS`) go at the end of the session."""
+    yield
+    shutil.rmtree(single_stack.BACKUPS, ignore_errors=True)

@@ -7,14 +7,17 @@ What differs from a user's machine, and why (nothing else does):
   ingress routing mesh nor service virtual IPs answer here;
 - the images are the stand-ins `standin_images` builds (no registry is reachable);
 - every CLI call runs inside the manager's network namespace, as if pulumi ran on that host,
-  so the program's local commands (preflight, swarm init, firewall) act there.
+  so the program's local commands (preflight, swarm init, firewall) act there;
+- `wipp:backupPlace` is a folder of this test run's own (`BACKUPS`), not the machine's /var/backups.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
+import tempfile
 import threading
 import time
 from datetime import datetime
@@ -31,6 +34,8 @@ from components.wipp import SEED_VOLUME_NAMES, SERVICE_NAMES
 
 WEB_PORT, DASHBOARD_PORT = 18080, 15005
 VOLUMES = list(SEED_VOLUME_NAMES.values())
+# Where the stacks of this test run keep their backups (removed at the end of the session).
+BACKUPS = Path(tempfile.gettempdir()) / f"wipp-engine-backups-{os.getpid()}"
 
 
 def stack_file_config(stack: str) -> dict[str, Any]:
@@ -44,6 +49,7 @@ def on_private_engine(manager: EngineHost, stack: str = "single", **overrides: A
     config = stack_file_config(stack)
     config["hosts"] = [{**config["hosts"][0], "address": manager.address}]
     config.update(dockerHost=manager.engine.docker_host, publishMode="host", endpointMode="dnsrr")
+    config["backupPlace"] = str(BACKUPS / stack)
     config.update(overrides)
     return config
 

@@ -84,6 +84,7 @@ def stack_config(cluster: Cluster, host_keys: dict[str, str] | None = None) -> d
         "publishMode": "host",
         "endpointMode": "dnsrr",
         "leaveSwarmOnDestroy": True,
+        "backupPlace": str(cluster.root / "backups"),  # on the first manager: the test's own folder
     }
 
 

@@ -13,7 +13,7 @@ import pytest
 from docker_api import wait_until
 from engine_hosts import EngineHost
 from pulumi_cli import PulumiHome, PulumiProject
-from single_stack import new_project, remove_volumes, stack_file_config
+from single_stack import BACKUPS, new_project, remove_volumes, stack_file_config
 
 WEB, DASHBOARD = 18281, 18282  # apart from the other engine tests' ports
 NAMES = {key: f"personal-{key}" for key in ("wippdb", "wippdata", "pegasusdb", "pegasusdata")}
@@ -32,6 +32,7 @@ def personal(
         webPort=WEB,
         dashboardPort=DASHBOARD,
         storage={"mode": "volume", "names": NAMES},
+        backupPlace=str(BACKUPS / "personal"),  # the test run's own, not the machine's /var/backups
     )
     project.set_config(config)
     yield project

@@ -66,6 +66,8 @@ def _edit_stack_file_as_told(copy: Path, manager: EngineHost) -> None:
     config.update(
         {"wipp:dockerHost": manager.engine.docker_host, "wipp:publishMode": "host", "wipp:endpointMode": "dnsrr"}
     )
+    # DIFFERENCES: the backup tools go into the test's folder, not the machine's /var/backups/wipp.
+    config["wipp:backupPlace"] = str(copy.parent / "backups")
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
 

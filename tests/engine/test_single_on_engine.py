@@ -38,6 +38,7 @@ from components.wipp import SEED_VOLUME_NAMES, SERVICE_NAMES
 
 BASE: dict[str, Any] = {"version": "2.2.0", "memory": "4G"}
 UPGRADED = {name: "update" for service in ("master", "wipp", "exec") for name in (service, f"{service}-running")}
+UPGRADED["backup-before-upgrade"] = "update"  # the backup before the first service changes
 
 
 @pytest.fixture(scope="module")
