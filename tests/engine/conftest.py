@@ -97,7 +97,7 @@ def images(
     them makes its engines pull them, as a user's hosts do."""
     tags = standin_images.push(registry, tmp_path_factory.mktemp("standins"), VERSIONS, "mongo:3.4")
     for host in (manager, worker):
-        standin_images.remove_local(host.engine, tags)
+        standin_images.remove_local(host.engine, tags, registry)
     return tags
 
 

@@ -2,11 +2,12 @@
 
 A network namespace of its own (unique name) with loopback and one interface holding ADDRESS
 (what the single stack's host address and the swarm's advertise address are): a veth pair with
-both ends in the namespace (this kernel has no dummy interfaces), so no link to any other namespace, so no registry, mirror or Docker Hub is in reach and every pull fails at
-once. Images get there as the README's air-gapped procedure says: `docker save` where they can
-be pulled, `docker load` here. Its dockerd has its own data-root, exec-root, pidfile and socket
-in a temp folder; it is stopped by PID, and what it left (containerd, shims, mounts) is ended
-and unmounted, then the namespace and the folder are removed.
+both ends in the namespace (this kernel has no dummy interfaces). No link to any other
+namespace, so no registry, mirror or Docker Hub is in reach and every pull fails at once.
+Images get there as the README's air-gapped procedure says: `docker save` where they can be
+pulled, `docker load` here. Its dockerd has its own data-root, exec-root, pidfile and socket in
+a temp folder; it is stopped by PID, and what it left (containerd, shims, mounts) is ended and
+unmounted, then the namespace and the folder are removed.
 """
 
 from __future__ import annotations

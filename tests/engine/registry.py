@@ -303,7 +303,12 @@ class Registry:
 
     def has(self, repository: str, tag: str) -> bool:
         """Whether `repository:tag` is in the registry (its manifest answers)."""
-        return self._client("has", json.dumps({"repository": repository, "tag": tag}), check=False).returncode == 0
+        return self.digest(repository, tag) is not None
+
+    def digest(self, repository: str, tag: str) -> str | None:
+        """The manifest digest `repository:tag` has in the registry; None when it has none."""
+        found = self._client("digest", json.dumps({"repository": repository, "tag": tag}), check=False)
+        return found.stdout.strip() if found.returncode == 0 else None
 
     def delete_tag(self, repository: str, tag: str) -> None:
         """Removes `repository:tag` from the registry (its manifest), so a pull of it fails as unknown."""
@@ -333,7 +338,7 @@ class _Client:
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
+        connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300, blocksize=1 << 20)
         all_headers = dict(headers or {})
         if self.auth:
             all_headers["Authorization"] = f"Basic {self.auth}"
@@ -424,12 +429,13 @@ def _main(command: str, argument: str) -> None:
             raise SystemExit(f"GET /v2/: {status}")
     elif command == "push":
         print(client.push(json.loads(argument)))
-    elif command == "has":
+    elif command == "digest":
         spec = json.loads(argument)
         path = f"/v2/{spec['repository']}/manifests/{spec['tag']}"
-        status, _, _ = client.request("HEAD", path, headers={"Accept": OCI_MANIFEST})
+        status, headers, _ = client.request("HEAD", path, headers={"Accept": OCI_MANIFEST})
         if status != 200:
             raise SystemExit(f"{spec['repository']}:{spec['tag']}: {status}")
+        print(headers["Docker-Content-Digest"])
     elif command == "delete":
         client.delete(json.loads(argument))
     else:

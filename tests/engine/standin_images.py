@@ -96,12 +96,20 @@ def build(engine: Engine, workdir: Path, versions: tuple[str, ...], mongo_image:
     return list(images)
 
 
-def remove_local(engine: Engine, tags: list[str]) -> None:
-    """Removes these tags from the engine, so the next use pulls; fails naming the container
-    when one still uses an image."""
-    present = [tag for tag in tags if engine.cli("image", "inspect", tag, check=False).returncode == 0]
-    if present:
-        engine.cli("image", "rm", *present)
+def remove_local(engine: Engine, tags: list[str], registry: Registry | None = None) -> None:
+    """Removes these images from the engine, so the next use pulls them whole: each tag, and with
+    `registry`, each `name@digest` the registry has for it too (an engine that pulled a tag by its
+    digest, as a service pinned to one does, keeps the image under that reference, untagged).
+    Fails naming the container when one still uses an image."""
+    references = list(tags)
+    if registry is not None:
+        for tag in tags:
+            digest = registry.digest(*hub_repository(tag))
+            if digest is not None:
+                references.append(f"{tag.rsplit(':', 1)[0]}@{digest}")
+    for reference in references:  # one at a time: removing a tag may remove the image its digest names
+        if engine.cli("image", "inspect", reference, check=False).returncode == 0:
+            engine.cli("image", "rm", reference)
 
 
 def hub_repository(image: str) -> tuple[str, str]:
@@ -152,12 +160,12 @@ class _RandomReader(io.RawIOBase):
 
 def push_padded(registry: Registry, workdir: Path, images: dict[str, tuple[str, str, int]]) -> dict[str, int]:
     """Pushes padded stand-ins: for each tag, (entrypoint script, version it reports, total size in
-    bytes); returns each image's size as pushed (its layers)."""
+    bytes); returns each image's own bytes (its padding layer: the base layer is shared by all)."""
     tarball = root_filesystem(workdir)
     sizes: dict[str, int] = {}
     for tag, (script, version, size) in images.items():
         padding = padding_layer(workdir, tag, max(0, size - tarball.stat().st_size - 4096))
         registry.push(*hub_repository(tag), [tarball, padding], _config(script, version))
-        sizes[tag] = tarball.stat().st_size + padding.stat().st_size
+        sizes[tag] = padding.stat().st_size
         padding.unlink()  # the registry has it; hundreds of MB not left in pytest's kept temp folders
     return sizes
