@@ -4,7 +4,7 @@
   digest look-up (`GET /distribution/<image>/json`) asks it too; what it sent is counted per client;
 - a link to it can be shaped, and the shaping reported and removed;
 - the lab registry refuses a pull without a login and serves one with it, and never logs the password;
-- the air-gapped host pulls nothing, and runs what `docker save` / `docker load` bring it.
+- the air-gapped host pulls nothing, and holds what `docker save` / `docker load` bring it.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_the_lab_registry_needs_a_login_and_never_logs_the_password(
     assert password not in login_registry.config.read_text()  # only its bcrypt hash is on disk
 
 
-def test_the_air_gapped_host_pulls_nothing_and_runs_what_is_loaded(
+def test_the_air_gapped_host_pulls_nothing_and_loads_what_was_saved(
     manager: EngineHost, images: list[str], tmp_path: Path
 ) -> None:
     with isolated_engine() as air_gapped:
