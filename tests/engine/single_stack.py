@@ -5,7 +5,7 @@ What differs from a user's machine, and why (nothing else does):
   manager namespace's test address (a user sets their host's IP);
 - publish mode `host` and endpoint mode `dnsrr`: this kernel has no IPVS, so neither the
   ingress routing mesh nor service virtual IPs answer here;
-- the images are the stand-ins `standin_images` builds (no registry is reachable);
+- the images are the stand-ins `standin_images` builds, pulled from the test world's registry;
 - every CLI call runs inside the manager's network namespace, as if pulumi ran on that host,
   so the program's local commands (preflight, swarm init, firewall) act there;
 - `wipp:backupPlace` is a folder of this test run's own (`BACKUPS`), not the machine's /var/backups.
