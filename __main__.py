@@ -16,6 +16,7 @@ from components.swarm import Swarm, SwarmArgs, SwarmMember
 from components.wipp import SERVICE_NAMES
 
 settings = load_settings()
+owner = f"{pulumi.get_project()}/{settings.stack}"  # the label value on what this stack creates
 manager = settings.first_manager
 others = [h for h in settings.hosts if h is not manager]
 
@@ -102,6 +103,8 @@ services = WippServices(
         mount_sources=storage.sources,
         pinned_node_id=swarm.manager_node_id if settings.publish_mode == "host" else None,
         bind_address=settings.bind_address,
+        owner=owner,
+        web_address=settings.bind_address or manager.address,
     ),
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),
 )

@@ -32,6 +32,7 @@ def test_every_script_is_shipped() -> None:
         "swarm-leave.sh",
         "swarm-roles.sh",
         "swarm-token.sh",
+        "web-answers.sh",
     ]
 
 
@@ -69,6 +70,7 @@ UNSET = {
     "swarm-leave.sh": ("swarm-join-worker", "LEAVE", "active", "exit 0"),
     "swarm-roles.sh": ("swarm-roles", "ROLES", "active", "exit 0"),
     "swarm-token.sh": ("swarm-worker-token", "ROLE", "active", "docker swarm join-token --quiet"),
+    "web-answers.sh": ("web-answers", "ADDRESS", "active", ""),  # changes nothing, either way
 }
 CHANGES = ("iptables -w -I", "iptables -w -D", "ufw ", "mkdir", "tee", "chown", "chmod", "rm ", "docker swarm")
 
