@@ -104,6 +104,7 @@ services = WippServices(
         pinned_node_id=swarm.manager_node_id if settings.publish_mode == "host" else None,
         bind_address=settings.bind_address,
         owner=owner,
+        names=settings.service_names.model_dump(),
         web_address=settings.bind_address or manager.address,
     ),
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),

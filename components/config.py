@@ -196,6 +196,8 @@ MountTarget = Annotated[str, _pattern("/.*"), _refused_if(lambda path: not posix
                         _form("an absolute path in the container other than / (Docker mounts nothing over it)")]
 ServiceArgs = Annotated[list[str], _refused_if(_placeholders_unknown), _form(
     f"a list of strings with placeholders among {_PLACEHOLDERS} ('{{{{' for a literal brace)")]
+ServiceName = Annotated[str, _pattern(r"[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*"), Field(max_length=63),  # as swarmkit's
+                        _form("a swarm service name: up to 63 letters and digits, '-' or '_' only between them")]
 HostKey = Annotated[str, _pattern(r"(?:ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}"),
                     AfterValidator(_host_key)]
 # fmt: on
@@ -242,6 +244,10 @@ FolderPaths = _keyed(
                    for key, inner in paths.items() for outer in paths.values() if inner.startswith(outer + "/")],
 )
 ServiceArgsByService = _keyed("ServiceArgs", ServiceArgs, wipp.DEFAULT_SERVICE_ARGS)
+ServiceNamesByService = _keyed(  # the swarm's names: two stacks on one swarm need names of their own
+    "ServiceNames", ServiceName, {service: service for service in wipp.SERVICE_NAMES},
+    lambda names: _repeated(names, "a name of its own"),
+)
 MountTargets = _keyed(  # Docker refuses a service two mounts on one target ("Duplicate mount point")
     "MountTargets", MountTarget, wipp.DEFAULT_MOUNT_TARGETS,
     lambda targets: [m for keys in wipp.SERVICE_MOUNTS.values()
@@ -374,6 +380,8 @@ class Settings(_Keys):
     docker_host: Annotated[str, _pattern(r"(?:unix|tcp|ssh)://\S+")] | None = Field(
         None, description="unix:///path/docker.sock, tcp://host:port or ssh://user@host")
     service_args: Annotated[ServiceArgsByService, _form("an object of service: [arguments]")] = ServiceArgsByService()
+    service_names: Annotated[ServiceNamesByService, _form("an object of service: name on the swarm")] = (
+        ServiceNamesByService())
     mount_targets: Annotated[MountTargets, _form("an object of storage key: path in the container")] = MountTargets()
     container_ports: Annotated[ContainerPorts, _form("an object with web and/or dashboard ports")] = ContainerPorts()
     # fmt: on
@@ -433,7 +441,8 @@ class Settings(_Keys):
         return self.docker_host or ("unix:///var/run/docker.sock" if manager.local else remote)
 
     def resolved_args(self, service: str) -> list[str]:
-        values = {"master": "master", "mongodb": "mongodb", "memory": self.memory}
+        names = self.service_names
+        values = {"master": names.master, "mongodb": names.mongodb, "memory": self.memory}
         return [arg.format(**values) for arg in getattr(self.service_args, service)]
 
 

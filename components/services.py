@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pulumi
@@ -56,6 +56,8 @@ class WippServicesArgs:
     bind_address: str | None = None
     # Every service (and the wipp container) carries the label STACK_LABEL=<owner>: the stack it belongs to.
     owner: str = ""
+    # Each service's name on the swarm (wipp:serviceNames); the wipp container takes wipp's.
+    names: dict[str, str] = field(default_factory=lambda: {service: service for service in SERVICE_NAMES})
     # Where `web-answers` asks for the web and dashboard ports (on the first manager).
     web_address: str = "127.0.0.1"
 
@@ -101,7 +103,7 @@ class WippServices(pulumi.ComponentResource):
         # mode host the new wipp task could not bind the ports the old one holds.
         update = {"order": "stop-first", "failure_action": "rollback", "monitor": UPDATE_MONITOR}
         return {
-            "name": service,
+            "name": args.names[service],
             "labels": [docker.ServiceLabelArgs(label=STACK_LABEL, value=args.owner)],
             "task_spec": docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
@@ -127,7 +129,7 @@ class WippServices(pulumi.ComponentResource):
             return render(
                 "service-running.sh",
                 args.manager.docker_host,
-                SERVICE=service,
+                SERVICE=args.names[service],
                 IMAGE=args.images[service],
                 TIMEOUT_S=self._timeout_s(),
                 INTERVAL_S=f"{milliseconds(args.converge_interval) / 1000:g}",
@@ -186,7 +188,7 @@ class WippServices(pulumi.ComponentResource):
         args = self._args
         return docker.Container(
             "wipp",
-            name="wipp",
+            name=args.names["wipp"],
             image=args.images["wipp"],
             command=args.arguments["wipp"] or None,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_id)],

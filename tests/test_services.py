@@ -234,3 +234,14 @@ def test_up_ends_with_a_wait_until_the_web_and_dashboard_ports_answer() -> None:
 
 def test_a_replaced_wipp_container_is_gone_before_the_new_one_binds() -> None:
     assert run_program("personal").named("wipp").delete_before_replace
+
+
+def test_service_names_of_their_own_reach_the_swarm_the_arguments_and_the_waits() -> None:
+    names = {"mongodb": "lab2-mongodb", "master": "lab2-master", "wipp": "lab2-wipp", "exec": "lab2-exec"}
+    deployment = run_program("single", {"serviceNames": names, "memory": "4G"})
+    assert {s: deployment.named(s).inputs["name"] for s in ORDER} == names
+    assert _spec(deployment, "wipp")["args"] == ["lab2-master", "lab2-mongodb"]
+    assert _spec(deployment, "exec")["args"] == ["-e", "lab2-master", "4G"]
+    assert {s: _wait_variables(deployment, s)["SERVICE"] for s in ORDER} == names
+    assert deployment.outputs["services"] == names
+    assert run_program("personal", {"serviceNames": names}).named("wipp").inputs["name"] == "lab2-wipp"
