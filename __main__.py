@@ -9,6 +9,7 @@ import pulumi_docker as docker
 from components.config import load_settings
 from components.firewall import HostFirewall, HostFirewallArgs
 from components.network import OverlayNetwork, OverlayNetworkArgs
+from components.ownership import StackOwnership, StackOwnershipArgs
 from components.preflight import HostCheck, Preflight, PreflightArgs
 from components.services import WippServices, WippServicesArgs
 from components.storage import WippStorage, WippStorageArgs
@@ -20,6 +21,20 @@ owner = f"{pulumi.get_project()}/{settings.stack}"  # the label value on what th
 manager = settings.first_manager
 others = [h for h in settings.hosts if h is not manager]
 
+# Nothing this stack uses may belong to another stack on the same engine (refused at preview on a
+# local first manager, else first at `up`, before anything changes).
+ownership = StackOwnership(
+    "ownership",
+    StackOwnershipArgs(
+        manager=settings.connection(manager),
+        owner=owner,
+        volumes=settings.storage.sources if settings.storage.mode == "volume" else {},
+        network=settings.network_name,
+        services=settings.service_names.model_dump(),
+        container=settings.service_names.wipp if settings.bind_address else "",
+        ports=[settings.web_port, settings.dashboard_port],
+    ),
+)
 # Every host checked before anything changes on any of them.
 preflight = Preflight(
     "preflight",
@@ -68,11 +83,11 @@ docker_provider = docker.Provider(
     "swarm-manager",
     host=settings.docker_provider_host,
     ssh_opts=settings.docker_provider_ssh_opts,
-    opts=pulumi.ResourceOptions(depends_on=[swarm]),
+    opts=pulumi.ResourceOptions(depends_on=[swarm, *ownership.checked]),
 )
-on_swarm = pulumi.ResourceOptions(providers=[docker_provider], depends_on=[swarm])
+on_swarm = pulumi.ResourceOptions(providers=[docker_provider], depends_on=[swarm, *ownership.checked])
 
-network = OverlayNetwork("network", OverlayNetworkArgs(settings.network_name), opts=on_swarm)
+network = OverlayNetwork("network", OverlayNetworkArgs(settings.network_name, owner), opts=on_swarm)
 storage = WippStorage(
     "storage",
     WippStorageArgs(
@@ -82,6 +97,7 @@ storage = WippStorage(
         delete_data_on_destroy=settings.delete_data_on_destroy,
         prepared_on=settings.connection(manager),
         checked_on=[settings.connection(h) for h in others],
+        owner=owner,
     ),
     opts=on_swarm,
 )

@@ -9,7 +9,7 @@ import pulumi_docker as docker
 
 from .host_command import HostConnection, host_command
 from .scripts import render
-from .wipp import STORAGE_KEYS
+from .wipp import STACK_LABEL, STORAGE_KEYS
 
 
 @dataclass
@@ -22,6 +22,7 @@ class WippStorageArgs:
     # bind mode: the host that makes the shared folders, and the hosts that check they see them
     prepared_on: HostConnection | None = None
     checked_on: list[HostConnection] = field(default_factory=list)
+    owner: str = ""  # volume mode: the label value of the volumes this stack creates (<project>/<stack>)
 
 
 class WippStorage(pulumi.ComponentResource):
@@ -42,13 +43,44 @@ class WippStorage(pulumi.ComponentResource):
         self.register_outputs({"mountType": self.mount_type, "sources": self.sources})
 
     def _volumes(self, name: str) -> dict[str, pulumi.Output[str]]:
-        keep = not self._args.delete_data_on_destroy
+        """Four named volumes. One this stack creates carries its label; one that was already there
+        (setup.sh's, made by hand, another stack's) is used as Docker hands it back, unlabelled.
+
+        Pulumi never deletes a volume (`retain_on_delete`): on destroy, `<name>-volumes` deletes,
+        with deleteDataOnDestroy, only those whose label names this stack, like the folders' marker.
+        """
+        args = self._args
+        assert args.prepared_on is not None, "volumes need the first manager, where they are deleted"
+        names = "\n".join(args.sources[key] for key in STORAGE_KEYS)
+
+        def script(mode: str) -> str:
+            return render(
+                "stack-volumes.sh",
+                args.prepared_on.docker_host if args.prepared_on else None,
+                MODE=mode,
+                VOLUMES=names,
+                OWNER=args.owner,
+                DELETE_DATA=str(args.delete_data_on_destroy).lower(),
+            )
+
+        keeper = host_command(
+            f"{name}-volumes",
+            args.prepared_on,
+            create=script("create"),
+            delete=script("delete"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         sources = {}
         for key in STORAGE_KEYS:
             volume = docker.Volume(
                 f"{name}-{key}",
-                name=self._args.sources[key],
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep),
+                name=args.sources[key],
+                labels=[docker.VolumeLabelArgs(label=STACK_LABEL, value=args.owner)],
+                # Set when the volume is made, and never compared again: a volume that was already
+                # there keeps no label (Docker hands it back as it is), and that is no drift.
+                opts=pulumi.ResourceOptions(
+                    parent=self, retain_on_delete=True, ignore_changes=["labels"], depends_on=[keeper]
+                ),
             )
             sources[key] = volume.name
         return sources

@@ -67,6 +67,7 @@ def test_components_have_type_tokens_and_children() -> None:
         "storage": "wipp:storage:WippStorage",
         "services": "wipp:services:WippServices",
         "preflight": "wipp:preflight:Preflight",
+        "ownership": "wipp:ownership:StackOwnership",
     }
     assert deployment.named("mongodb").parent == deployment.named("services").urn
     assert deployment.named("swarm-worker-token").parent == deployment.named("swarm").urn

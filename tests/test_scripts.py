@@ -27,6 +27,8 @@ def test_every_script_is_shipped() -> None:
         "preflight.sh",
         "service-running.sh",
         "shared-folders.sh",
+        "stack-ownership.sh",
+        "stack-volumes.sh",
         "swarm-init.sh",
         "swarm-join.sh",
         "swarm-leave.sh",
@@ -65,6 +67,8 @@ UNSET = {
     "preflight.sh": ("preflight-wipp-host", "MIN_DISK_GB", "inactive", "exit 0"),
     "service-running.sh": ("mongodb-running", "SERVICE", "active", ""),  # changes nothing, either way
     "shared-folders.sh": ("", "OWNER", "active", "rm -rf --"),
+    "stack-ownership.sh": ("ownership-wipp-host", "OWNER", "active", ""),  # changes nothing, either way
+    "stack-volumes.sh": ("storage-volumes", "OWNER", "active", ""),
     "swarm-init.sh": ("swarm-init-wipp-host", "ADVERTISE_ADDR", "inactive", ""),
     "swarm-join.sh": ("swarm-join-worker", "MANAGER_ADDR", "inactive", "docker swarm join --token"),
     "swarm-leave.sh": ("swarm-join-worker", "LEAVE", "active", "exit 0"),
@@ -89,9 +93,13 @@ def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:
             {"name": "worker", "address": "10.20.0.11", "role": "worker"},
         ]
         stack = "multi" if "worker" in resource or resource == "swarm-roles" else "single"
+        if resource == "ownership-wipp-host":  # a command only on a remote first manager
+            hosts[0] = {**hosts[0], "local": False}
         overrides = {"allowedSources": ["10.0.0.0/24"], "leaveSwarmOnDestroy": True}
         if stack == "multi":
             overrides |= {"hosts": hosts, "manageFirewall": False, "allowedSources": []}
+        if resource == "ownership-wipp-host":
+            overrides = {"hosts": hosts[:1], "sshPrivateKey": "key"}
         inputs = run_program(stack, overrides).named(resource).inputs
         text = inputs["delete"] if script == "swarm-leave.sh" else inputs["create"]
     lines = text.split("\n")

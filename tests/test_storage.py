@@ -16,8 +16,9 @@ def test_single_stack_makes_the_seed_volumes_and_keeps_them_on_destroy() -> None
 
 
 def test_volumes_are_deleted_only_when_asked() -> None:
-    volumes = run_program("single", {"deleteDataOnDestroy": True}).of_type("docker:index/volume:Volume")
-    assert len(volumes) == 4 and not any(v.retain_on_delete for v in volumes)
+    for delete_data in (False, True):
+        keeper = run_program("single", {"deleteDataOnDestroy": delete_data}).named("storage-volumes")
+        assert script_variables(keeper.inputs["delete"])["DELETE_DATA"] == str(delete_data).lower()
 
 
 def test_volume_names_can_be_overridden() -> None:
@@ -53,3 +54,30 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
 def test_shared_folders_are_deleted_only_when_asked() -> None:
     prepare = run_program("multi", {"deleteDataOnDestroy": True}).named("storage-folders-wipp-manager")
     assert script_variables(prepare.inputs["delete"])["DELETE_DATA"] == "true"
+
+
+def test_volumes_carry_the_stacks_label_set_once_and_pulumi_never_deletes_them() -> None:
+    for delete_data in (False, True):
+        deployment = run_program("single", {"deleteDataOnDestroy": delete_data})
+        volumes = deployment.of_type("docker:index/volume:Volume")
+        assert len(volumes) == 4
+        for volume in volumes:
+            assert volume.inputs["labels"] == [{"label": "wipp.stack", "value": "wipp/single"}]
+            assert volume.retain_on_delete  # deleted, if asked, only by storage-volumes: only its own
+            assert deployment.named("storage-volumes").urn in volume.dependencies
+        keeper = deployment.named("storage-volumes")
+        create, delete = (script_variables(keeper.inputs[k]) for k in ("create", "delete"))
+        assert create["MODE"] == "create" and delete["MODE"] == "delete"
+        assert delete["VOLUMES"].split("\n") == list(SEED_VOLUME_NAMES.values())
+        assert delete["OWNER"] == "wipp/single" and delete["DELETE_DATA"] == str(delete_data).lower()
+
+
+def test_an_adopted_volume_s_or_network_s_missing_label_is_no_drift() -> None:
+    """Docker hands back a volume that was already there as it is, unlabelled; a network made before
+    the program labelled them has none: labels are set when made and never compared again."""
+    deployment = run_program("single")
+    for volume in deployment.of_type("docker:index/volume:Volume"):
+        assert volume.ignore_changes == ["labels"]
+    network = deployment.named("network-wippnet")
+    assert network.inputs["labels"] == [{"label": "wipp.stack", "value": "wipp/single"}]
+    assert network.ignore_changes == ["labels"]
