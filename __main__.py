@@ -98,6 +98,10 @@ storage = WippStorage(
         prepared_on=settings.connection(manager),
         checked_on=[settings.connection(h) for h in others],
         owner=owner,
+        # This stack's own outputs from its last update: to name a storage place that moves.
+        previous=pulumi.StackReference(
+            f"{pulumi.get_organization()}/{pulumi.get_project()}/{settings.stack}"
+        ).get_output("storage"),
     ),
     opts=on_swarm,
 )

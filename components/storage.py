@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -23,6 +24,8 @@ class WippStorageArgs:
     prepared_on: HostConnection | None = None
     checked_on: list[HostConnection] = field(default_factory=list)
     owner: str = ""  # volume mode: the label value of the volumes this stack creates (<project>/<stack>)
+    # The `storage` output of this stack's last update ({mode, sources}), or None: to name a rename.
+    previous: pulumi.Input[Any] | None = None
 
 
 class WippStorage(pulumi.ComponentResource):
@@ -40,7 +43,22 @@ class WippStorage(pulumi.ComponentResource):
         self._args = args
         self.mount_type = args.mode
         self.sources = self._volumes(name) if args.mode == "volume" else self._shared_folders(name)
+        if args.previous is not None:
+            pulumi.Output.from_input(args.previous).apply(self._say_renames)
         self.register_outputs({"mountType": self.mount_type, "sources": self.sources})
+
+    def _say_renames(self, previous: Any) -> None:
+        """A warning, at preview and in `up`, for each storage place that moves: WIPP starts on the new
+        one, and the old one, named, keeps its data and leaves the program's care."""
+        if not isinstance(previous, dict) or not isinstance(previous.get("sources"), dict):
+            return  # a new stack, or one deployed before the program exported its storage
+        args = self._args
+        for key in STORAGE_KEYS:
+            old, new = previous["sources"].get(key), args.sources[key]
+            old_mode = previous.get("mode")
+            if not old or (old, old_mode) == (new, args.mode):
+                continue
+            pulumi.log.warn(_rename_notice(key, old_mode, old, args.mode, new), resource=self)
 
     def _volumes(self, name: str) -> dict[str, pulumi.Output[str]]:
         """Four named volumes. One this stack creates carries its label; one that was already there
@@ -123,3 +141,16 @@ class WippStorage(pulumi.ComponentResource):
         ]
         ready = pulumi.Output.all(prepared.id, *[c.id for c in checks])
         return {key: ready.apply(lambda _, k=key: args.sources[k]) for key in STORAGE_KEYS}
+
+
+def _rename_notice(key: str, old_mode: str, old: str, mode: str, new: str) -> str:
+    place = {"volume": "volume", "bind": "folder"}
+    config_key = f"wipp:storage.{'names' if mode == 'volume' else 'paths'}.{key}"
+    old_place, new_place = f"the {place.get(old_mode, 'place')} {old!r}", f"the {place[mode]} {new!r}"
+    remove = f"docker volume rm {old}" if old_mode == "volume" else f"rm -r {old}"
+    return (
+        f"{config_key} changes from {old!r} to {new!r}: WIPP will start on {new_place} (empty unless it "
+        f"already holds data), and {old_place} keeps its data and leaves this program's care: `pulumi "
+        f"destroy` and deleteDataOnDestroy no longer touch it. Copy its data over first if WIPP needs it; "
+        f"delete it yourself ({remove}) once nothing needs it."
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from harness import SHARED_STAMP, run_program, script_variables
+import logging
+
+import pytest
+from harness import SHARED_STAMP, assert_mentions, run_program, script_variables
 
 from components.wipp import SEED_VOLUME_NAMES
 
@@ -81,3 +84,38 @@ def test_an_adopted_volume_s_or_network_s_missing_label_is_no_drift() -> None:
     network = deployment.named("network-wippnet")
     assert network.inputs["labels"] == [{"label": "wipp.stack", "value": "wipp/single"}]
     assert network.ignore_changes == ["labels"]
+
+
+def test_a_renamed_volume_or_moved_folder_is_named_with_where_the_data_stays(caplog: pytest.LogCaptureFixture) -> None:
+    before = {"storage": {"mode": "volume", "sources": SEED_VOLUME_NAMES}}
+    caplog.set_level(logging.WARNING)
+    run_program("single", {"storage": {"mode": "volume", "names": {"wippdb": "lab-db"}}}, preview=True, previous=before)
+    notices = [r.getMessage() for r in caplog.records if "changes from" in r.getMessage()]
+    assert len(notices) == 1  # wippdb only: the other three keep their volumes
+    assert_mentions(
+        notices[0],
+        [
+            "wipp:storage.names.wippdb changes from 'wippdbvolume' to 'lab-db'",
+            "WIPP will start on the volume 'lab-db'",
+            "the volume 'wippdbvolume' keeps its data and leaves this program's care",
+            "docker volume rm wippdbvolume",
+        ],
+    )
+    caplog.clear()
+    run_program("single", preview=True, previous=before)  # nothing moves: nothing said
+    assert not [r for r in caplog.records if "changes from" in r.getMessage()]
+    run_program("single", preview=True)  # a new stack: no previous storage
+    assert not [r for r in caplog.records if "changes from" in r.getMessage()]
+
+    folders = run_program("multi").outputs["storage"]
+    caplog.clear()
+    moved = {**folders["sources"], "wippdata": "/mnt/wipp-shared/data2"}
+    run_program("multi", {"storage": {"mode": "bind", "paths": moved}}, previous={"storage": folders})
+    (notice,) = [r.getMessage() for r in caplog.records if "changes from" in r.getMessage()]
+    assert_mentions(
+        notice,
+        [
+            "wipp:storage.paths.wippdata changes from '/mnt/wipp-shared/wippdatavolume' to '/mnt/wipp-shared/data2'",
+            "the folder '/mnt/wipp-shared/wippdatavolume' keeps its data",
+        ],
+    )
