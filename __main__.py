@@ -12,7 +12,7 @@ from components.network import OverlayNetwork, OverlayNetworkArgs
 from components.ownership import StackOwnership, StackOwnershipArgs
 from components.preflight import HostCheck, Preflight, PreflightArgs
 from components.services import WippServices, WippServicesArgs
-from components.storage import WippStorage, WippStorageArgs
+from components.storage import WippStorage, WippStorageArgs, previous_storage
 from components.swarm import Swarm, SwarmArgs, SwarmMember
 from components.wipp import SERVICE_NAMES
 
@@ -98,10 +98,7 @@ storage = WippStorage(
         prepared_on=settings.connection(manager),
         checked_on=[settings.connection(h) for h in others],
         owner=owner,
-        # This stack's own outputs from its last update: to name a storage place that moves.
-        previous=pulumi.StackReference(
-            f"{pulumi.get_organization()}/{pulumi.get_project()}/{settings.stack}"
-        ).get_output("storage"),
+        previous=previous_storage(),  # this stack's last storage: to name a place that moves
     ),
     opts=on_swarm,
 )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 import pulumi_docker as docker
+from pulumi.runtime import invoke
 
 from .host_command import HostConnection, host_command
 from .scripts import render
@@ -25,7 +26,7 @@ class WippStorageArgs:
     checked_on: list[HostConnection] = field(default_factory=list)
     owner: str = ""  # volume mode: the label value of the volumes this stack creates (<project>/<stack>)
     # The `storage` output of this stack's last update ({mode, sources}), or None: to name a rename.
-    previous: pulumi.Input[Any] | None = None
+    previous: Any = None
 
 
 class WippStorage(pulumi.ComponentResource):
@@ -43,8 +44,7 @@ class WippStorage(pulumi.ComponentResource):
         self._args = args
         self.mount_type = args.mode
         self.sources = self._volumes(name) if args.mode == "volume" else self._shared_folders(name)
-        if args.previous is not None:
-            pulumi.Output.from_input(args.previous).apply(self._say_renames)
+        self._say_renames(args.previous)
         self.register_outputs({"mountType": self.mount_type, "sources": self.sources})
 
     def _say_renames(self, previous: Any) -> None:
@@ -55,7 +55,7 @@ class WippStorage(pulumi.ComponentResource):
         args = self._args
         for key in STORAGE_KEYS:
             old, new = previous["sources"].get(key), args.sources[key]
-            old_mode = previous.get("mode")
+            old_mode = str(previous.get("mode"))
             if not old or (old, old_mode) == (new, args.mode):
                 continue
             pulumi.log.warn(_rename_notice(key, old_mode, old, args.mode, new), resource=self)
@@ -141,6 +141,14 @@ class WippStorage(pulumi.ComponentResource):
         ]
         ready = pulumi.Output.all(prepared.id, *[c.id for c in checks])
         return {key: ready.apply(lambda _, k=key: args.sources[k]) for key in STORAGE_KEYS}
+
+
+def previous_storage() -> Any:
+    """The `storage` output of this stack's last update, read from its state at preview and `up` alike
+    (the engine's own `readStackOutputs`, which registers nothing: no refresh sees it change)."""
+    me = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    found = invoke("pulumi:pulumi:readStackOutputs", {"name": me})
+    return (found.value or {}).get("outputs", {}).get("storage")
 
 
 def _rename_notice(key: str, old_mode: str, old: str, mode: str, new: str) -> str:

@@ -136,7 +136,7 @@ class WippMocks(pulumi.runtime.Mocks):
     """Plays the providers: commands print what the real scripts print.
 
     `refusals`: what stack-ownership.sh prints at preview (`local.run`); `previous`: the stack's
-    outputs from its last update, as its reference to itself reads them.
+    outputs from its last update, as the engine's readStackOutputs gives them.
     """
 
     def __init__(self, refusals: str = "", previous: dict[str, Any] | None = None) -> None:
@@ -161,12 +161,12 @@ class WippMocks(pulumi.runtime.Mocks):
                 state["stdout"] = ""
         if args.typ == "docker:index/network:Network":
             return f"net-{args.inputs['name']}", state
-        if args.typ == "pulumi:pulumi:StackReference":
-            return args.inputs["name"], {**state, "outputs": self.previous}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         self.invokes.append(args)
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args["name"], "outputs": self.previous, "secretOutputNames": []}
         if args.token == "command:local:run":
             return {"stdout": self.refusals if "stack-ownership" in args.args.get("command", "") else ""}
         return {}
