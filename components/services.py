@@ -27,8 +27,8 @@ UPDATE_MONITOR = "5s"
 # SIGKILL a mongod ("Manage mongod Processes", Use kill). The checkpoint of a large dirty cache takes
 # tens of seconds on a slow disk: two minutes, still bounded if it hangs. Tomcat (wipp) and
 # HTCondor's daemons (master, exec: condor_master passes SIGTERM on as a graceful shutdown of its
-# daemons) stop in seconds; 30 s and 60 s leave them room, exec's for its jobs to be vacated.
-STOP_GRACE = {"mongodb": "2m", "master": "30s", "wipp": "30s", "exec": "60s"}
+# daemons) stop in seconds; 30 s and 1 min leave them room, exec's for its jobs to be vacated.
+STOP_GRACE = {"mongodb": "2m", "master": "30s", "wipp": "30s", "exec": "1m"}  # as the provider reads them back
 
 MountArgs = TypeVar("MountArgs", docker.ServiceTaskSpecContainerSpecMountArgs, docker.ContainerMountArgs)
 
@@ -90,6 +90,8 @@ class WippServices(pulumi.ComponentResource):
 
     def _service(self, service: str, depends_on: list[pulumi.Resource]) -> docker.Service | docker.Container:
         args = self._args
+        if service == "wipp":
+            depends_on = [*depends_on, self._handover(depends_on)]
         if service == "wipp" and args.bind_address:
             return self._bound_container(depends_on)
         spec = self._service_spec(service)
@@ -142,6 +144,25 @@ class WippServices(pulumi.ComponentResource):
             args.manager,
             create=pulumi.Output.all(created.id, self._spec_digest(service)).apply(script),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[created]),
+        )
+
+    def _handover(self, depends_on: list[pulumi.Resource]) -> pulumi.Resource:
+        """Before wipp: frees its ports from the other form (container or service) when bindAddress
+        switches, since Pulumi removes the old form only at the end of the `up`. Runs again on a switch."""
+        args = self._args
+        return host_command(
+            "wipp-handover",
+            args.manager,
+            create=render(
+                "wipp-handover.sh",
+                args.manager.docker_host,
+                FORM="container" if args.bind_address else "service",
+                NAME=args.names["wipp"],
+                OWNER=args.owner,
+                TARGET_PORTS=" ".join(str(args.container_ports[key]) for key in ("web", "dashboard")),
+                TIMEOUT_S=self._timeout_s(),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
     def _spec_digest(self, service: str) -> pulumi.Output[str]:

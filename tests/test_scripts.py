@@ -35,6 +35,7 @@ def test_every_script_is_shipped() -> None:
         "swarm-roles.sh",
         "swarm-token.sh",
         "web-answers.sh",
+        "wipp-handover.sh",
     ]
 
 
@@ -75,6 +76,7 @@ UNSET = {
     "swarm-roles.sh": ("swarm-roles", "ROLES", "active", "exit 0"),
     "swarm-token.sh": ("swarm-worker-token", "ROLE", "active", "docker swarm join-token --quiet"),
     "web-answers.sh": ("web-answers", "ADDRESS", "active", ""),  # changes nothing, either way
+    "wipp-handover.sh": ("wipp-handover", "OWNER", "active", ""),
 }
 CHANGES = ("iptables -w -I", "iptables -w -D", "ufw ", "mkdir", "tee", "chown", "chmod", "rm ", "docker swarm")
 

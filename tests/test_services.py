@@ -171,7 +171,7 @@ def test_services_use_the_manager_docker_provider() -> None:
 def test_each_service_gets_a_stop_grace_period_that_fits_it_and_mongodb_the_longest() -> None:
     deployment = run_program("single")
     grace = {service: _spec(deployment, service)["stopGracePeriod"] for service in ORDER}
-    assert grace == {"mongodb": "2m", "master": "30s", "wipp": "30s", "exec": "60s"}
+    assert grace == {"mongodb": "2m", "master": "30s", "wipp": "30s", "exec": "1m"}
     bound = run_program("personal").named("wipp")
     assert bound.type == "docker:index/container:Container" and bound.inputs["stopTimeout"] == 30
 
@@ -245,3 +245,18 @@ def test_service_names_of_their_own_reach_the_swarm_the_arguments_and_the_waits(
     assert {s: _wait_variables(deployment, s)["SERVICE"] for s in ORDER} == names
     assert deployment.outputs["services"] == names
     assert run_program("personal", {"serviceNames": names}).named("wipp").inputs["name"] == "lab2-wipp"
+
+
+def test_a_bind_address_switch_frees_the_ports_of_the_old_form_before_wipp_starts() -> None:
+    for stack, form in (("single", "service"), ("personal", "container")):
+        deployment = run_program(stack, {"containerPorts": {"web": 8081}})
+        handover = deployment.named("wipp-handover")
+        variables = script_variables(handover.inputs["create"])
+        assert (variables["FORM"], variables["NAME"], variables["OWNER"]) == (form, "wipp", f"wipp/{stack}")
+        assert variables["TARGET_PORTS"] == "8081 5005"
+        assert handover.urn in deployment.named("wipp").dependencies
+        assert deployment.named("master-running").urn in handover.dependencies
+    # It runs again exactly when the form changes: its script differs between the two.
+    switched = run_program("personal", {"bindAddress": ""}).named("wipp-handover").inputs["create"]
+    assert script_variables(switched)["FORM"] == "service"
+    assert run_program("personal").named("wipp-handover").inputs["create"] != switched
