@@ -7,14 +7,16 @@ other engine tests'), and is destroyed, its volumes removed, at the end of its t
 from __future__ import annotations
 
 import json
+import shlex
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from docker_api import wait_until
+from docker_api import EngineError, wait_until
 from engine_hosts import EngineHost
+from harness import REPO
 from pulumi_cli import PulumiHome, PulumiProject
 from single_stack import new_project, on_private_engine, remove_volumes, volume_file, volume_names, write_markers
 
@@ -66,6 +68,16 @@ def stacks(pulumi_home: PulumiHome, manager: EngineHost, images: list[str], tmp_
 
 def _answers(manager: EngineHost, port: int, path: str = "/") -> str | None:
     return manager.engine.http_get(port, path, manager.address)
+
+
+def _service_exists(manager: EngineHost, name: str) -> bool:
+    """Whether the swarm has service `name` (no swarm yet: not)."""
+    try:
+        return name in manager.engine.services()
+    except EngineError as error:
+        if ": 503 " in str(error):  # not a swarm manager yet
+            return False
+        raise
 
 
 def _service_ids(manager: EngineHost, names: dict[str, str]) -> dict[str, str]:
@@ -157,7 +169,7 @@ def test_adopted_setup_sh_volumes_survive_delete_data_on_destroy_and_the_stacks_
 
 
 def test_up_returns_only_once_a_slow_wipp_answers_and_fails_naming_the_port_when_it_never_does(
-    stacks: Stacks, manager: EngineHost
+    stacks: Stacks, manager: EngineHost, report_line: Callable[[str], None]
 ) -> None:
     slow = {**_names("dsd"), "webPort": 18580, "dashboardPort": 18581}
     slow["serviceArgs"] = {"wipp": ["{master}", "{mongodb}", "answer-after=10"]}
@@ -170,16 +182,52 @@ def test_up_returns_only_once_a_slow_wipp_answers_and_fails_naming_the_port_when
     assert int(report["answering"]) - int(report["started"]) >= 10  # the stand-in did wait
     assert int(report["answering"]) <= returned
     wait = up.steps()["web-answers"]
-    print(f"slow wipp: web-answers waited {wait[2] - wait[1]:.1f} s; up {up.seconds:.1f} s")
+    report_line(
+        f"slow wipp (answers 10 s after its start): web-answers waited {wait[2] - wait[1]:.1f} s; up {up.seconds:.1f} s"
+    )
 
     never = {**slow, "serviceArgs": {"wipp": ["{master}", "{mongodb}", "never-answer"]}, "convergeTimeout": "30s"}
     project.set_config(on_private_engine(manager, **never))
     started = time.monotonic()
     failed = project.up(check=False)
-    print(f"never-answering wipp: up failed after {time.monotonic() - started:.1f} s (convergeTimeout 30s)")
+    report_line(f"never-answering wipp: up failed after {time.monotonic() - started:.1f} s (convergeTimeout 30s)")
     assert failed.returncode != 0
     assert (
         f"web-answers: WIPP does not answer on {manager.address}: the web port 18580 (HTTP) and the dashboard port"
         " 18581 did not answer within 30 s (wipp:convergeTimeout)"
     ) in failed.output, failed.output[-3000:]
     wait_until(lambda: manager.engine.running_tasks("dsd-exec") == 1, 60, 0.5, "exec running (the chain got there)")
+
+
+def _readme_recovery() -> list[list[str]]:
+    """The commands of the README's *An interrupted `up`*, as words."""
+    section = (REPO / "README.md").read_text().split("### An interrupted `up`", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [shlex.split(line) for line in block.splitlines() if line.strip()]
+
+
+def test_ctrl_c_twice_while_master_converges_then_the_readmes_recovery_brings_wipp_up(
+    stacks: Stacks, manager: EngineHost
+) -> None:
+    config = {**_names("dse"), "webPort": 18680, "dashboardPort": 18681}
+    project = stacks.new("single", **config)
+    interrupted = project.interrupted_up(lambda: _service_exists(manager, "dse-master"))
+    assert interrupted.returncode != 0 and "update cancelled" in interrupted.stdout, interrupted.stdout[-2000:]
+    pending = json.loads(project.export())["deployment"].get("pending_operations") or []
+    assert [p["resource"]["urn"].rsplit("::", 1)[-1] for p in pending] == ["master"], pending
+
+    # The symptom the README describes.
+    stuck = project.up(check=False)
+    assert stuck.returncode != 0
+    assert "service dse-master already exists" in stuck.output and "1 pending operations" in stuck.output
+
+    # The README's recovery, word for word but for this stack's names.
+    commands = _readme_recovery()
+    assert [c[:2] for c in commands] == [["pulumi", "refresh"], ["docker", "service"], ["pulumi", "up"]], commands
+    refresh = [w for w in commands[0][1:] if w not in ("--stack", "single")]
+    assert "--clear-pending-creates" in refresh
+    project.on_stack(*refresh)
+    manager.engine.cli(*[f"dse-{w}" if w == "master" else w for w in commands[1][1:]])
+    project.up()
+    assert _answers(manager, 18680) is not None
+    project.preview("--expect-no-changes")

@@ -7,7 +7,7 @@ endpoint mode dnsrr (no IPVS here), stand-in images, and ports and volume names 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from docker_api import wait_until
@@ -78,7 +78,7 @@ def _wipp_forms(manager: EngineHost) -> tuple[bool, bool]:
 
 
 def test_switching_the_bind_address_to_every_address_and_back_takes_one_up_each(
-    personal: PulumiProject, manager: EngineHost
+    personal: PulumiProject, manager: EngineHost, report_line: Callable[[str], None]
 ) -> None:
     personal.up()
     assert _answers_from(manager, "127.0.0.1") and _wipp_forms(manager) == (True, False)
@@ -86,7 +86,7 @@ def test_switching_the_bind_address_to_every_address_and_back_takes_one_up_each(
     for bind_address, form in (("", (False, True)), ("127.0.0.1", (True, False))):
         personal.set_config(_personal_config(manager, bindAddress=bind_address))
         up = personal.up()  # one up: the old form frees the ports before the new one binds them
-        print(f"bindAddress {bind_address!r}: one up in {up.seconds:.1f} s")
+        report_line(f"bindAddress switch to {bind_address!r}: one up in {up.seconds:.1f} s")
         assert "wipp-handover" in up.operations()
         assert _answers_from(manager, "127.0.0.1"), f"WIPP does not answer after the switch to {bind_address!r}"
         assert _wipp_forms(manager) == form, bind_address
