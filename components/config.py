@@ -440,9 +440,14 @@ class Settings(_Keys):
         remote = f"ssh://{manager.ssh_user}@{manager.address}:{manager.ssh_port}"
         return self.docker_host or ("unix:///var/run/docker.sock" if manager.local else remote)
 
+    @property
+    def swarm_service_names(self) -> dict[str, str]:
+        """Each service's name on the swarm (wipp:serviceNames), in start order."""
+        return {service: getattr(self.service_names, service) for service in wipp.SERVICE_NAMES}
+
     def resolved_args(self, service: str) -> list[str]:
-        names = self.service_names
-        values = {"master": names.master, "mongodb": names.mongodb, "memory": self.memory}
+        names = self.swarm_service_names
+        values = {"master": names["master"], "mongodb": names["mongodb"], "memory": self.memory}
         return [arg.format(**values) for arg in getattr(self.service_args, service)]
 
 
