@@ -12,16 +12,32 @@ from components.backup import Backup, BackupArgs
 from components.config import load_settings
 from components.firewall import HostFirewall, HostFirewallArgs
 from components.network import OverlayNetwork, OverlayNetworkArgs
+from components.ownership import StackOwnership, StackOwnershipArgs
 from components.preflight import HostCheck, Preflight, PreflightArgs
 from components.services import WippServices, WippServicesArgs
-from components.storage import WippStorage, WippStorageArgs
+from components.storage import WippStorage, WippStorageArgs, previous_storage
 from components.swarm import Swarm, SwarmArgs, SwarmMember
 from components.wipp import SERVICE_NAMES
 
 settings = load_settings()
+owner = f"{pulumi.get_project()}/{settings.stack}"  # the label value on what this stack creates
 manager = settings.first_manager
 others = [h for h in settings.hosts if h is not manager]
 
+# Nothing this stack uses may belong to another stack on the same engine (refused at preview on a
+# local first manager, else first at `up`, before anything changes).
+ownership = StackOwnership(
+    "ownership",
+    StackOwnershipArgs(
+        manager=settings.connection(manager),
+        owner=owner,
+        volumes=settings.storage.sources if settings.storage.mode == "volume" else {},
+        network=settings.network_name,
+        services=settings.swarm_service_names,
+        container=settings.swarm_service_names["wipp"] if settings.bind_address else "",
+        ports=[settings.web_port, settings.dashboard_port],
+    ),
+)
 # Every host checked before anything changes on any of them.
 preflight = Preflight(
     "preflight",
@@ -76,11 +92,11 @@ docker_provider = docker.Provider(
     "swarm-manager",
     host=settings.docker_provider_host,
     ssh_opts=settings.docker_provider_ssh_opts,
-    opts=pulumi.ResourceOptions(depends_on=[swarm]),
+    opts=pulumi.ResourceOptions(depends_on=[swarm, *ownership.checked]),
 )
-on_swarm = pulumi.ResourceOptions(providers=[docker_provider], depends_on=[swarm])
+on_swarm = pulumi.ResourceOptions(providers=[docker_provider], depends_on=[swarm, *ownership.checked])
 
-network = OverlayNetwork("network", OverlayNetworkArgs(settings.network_name), opts=on_swarm)
+network = OverlayNetwork("network", OverlayNetworkArgs(settings.network_name, owner), opts=on_swarm)
 storage = WippStorage(
     "storage",
     WippStorageArgs(
@@ -90,6 +106,8 @@ storage = WippStorage(
         delete_data_on_destroy=settings.delete_data_on_destroy,
         prepared_on=settings.connection(manager),
         checked_on=[settings.connection(h) for h in others],
+        owner=owner,
+        previous=previous_storage(),  # this stack's last storage: to name a place that moves
     ),
     opts=on_swarm,
 )
@@ -129,6 +147,9 @@ services = WippServices(
         pinned_node_id=swarm.manager_node_id if settings.publish_mode == "host" else None,
         bind_address=settings.bind_address,
         after=[backup.command],
+        owner=owner,
+        names=settings.swarm_service_names,
+        web_address=settings.bind_address or manager.address,
     ),
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),
 )

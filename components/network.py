@@ -12,10 +12,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from .wipp import STACK_LABEL
+
 
 @dataclass
 class OverlayNetworkArgs:
     name: str
+    owner: str = ""  # the label value naming the stack that creates it
 
 
 class OverlayNetwork(pulumi.ComponentResource):
@@ -33,7 +36,10 @@ class OverlayNetwork(pulumi.ComponentResource):
             name=args.name,
             driver="overlay",
             attachable=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            labels=[docker.NetworkLabelArgs(label=STACK_LABEL, value=args.owner)],
+            # Set when the network is made, never compared again: a network made before the program
+            # labelled its networks is not replaced (which would stop every service) to get one.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["labels"]),
         )
         self.network_id = network.id
         self.register_outputs({"networkId": self.network_id})

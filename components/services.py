@@ -23,7 +23,7 @@ import pulumi_docker as docker
 from .durations import milliseconds
 from .host_command import HostConnection, host_command
 from .scripts import render
-from .wipp import SERVICE_MOUNTS, SERVICE_NAMES
+from .wipp import SERVICE_MOUNTS, SERVICE_NAMES, STACK_LABEL
 
 # How long a new task must run before the swarm counts an update of it as good; a task that
 # fails sooner makes the swarm roll the service back on its own (Docker's default period).
@@ -36,6 +36,16 @@ UPDATE_MONITOR = "5s"
 # container's network namespace starts with that default whatever the host's sysctl says (since
 # Linux 4.13): the sysctl is set in every task's own namespace.
 KEEPALIVE_SYSCTLS = {"net.ipv4.tcp_keepalive_time": "600"}
+
+# How long each service gets between SIGTERM and SIGKILL when the swarm stops a task (an update,
+# a removal), instead of Docker's 10 s (`docker service create --stop-grace-period`). mongod shuts
+# down cleanly on SIGTERM (it finishes its operations, writes a last WiredTiger checkpoint and closes
+# its files); killed, it restarts with journal recovery, and MongoDB's own manual says never to
+# SIGKILL a mongod ("Manage mongod Processes", Use kill). The checkpoint of a large dirty cache takes
+# tens of seconds on a slow disk: two minutes, still bounded if it hangs. Tomcat (wipp) and
+# HTCondor's daemons (master, exec: condor_master passes SIGTERM on as a graceful shutdown of its
+# daemons) stop in seconds; 30 s and 1 min leave them room, exec's for its jobs to be vacated.
+STOP_GRACE = {"mongodb": "2m", "master": "30s", "wipp": "30s", "exec": "1m"}  # as the provider reads them back
 
 MountArgs = TypeVar("MountArgs", docker.ServiceTaskSpecContainerSpecMountArgs, docker.ContainerMountArgs)
 
@@ -63,6 +73,12 @@ class WippServicesArgs:
     bind_address: str | None = None
     # What every service waits for before it is created or changed (the backup before an upgrade).
     after: list[pulumi.Resource] = field(default_factory=list)
+    # Every service (and the wipp container) carries the label STACK_LABEL=<owner>: the stack it belongs to.
+    owner: str = ""
+    # Each service's name on the swarm (wipp:serviceNames); the wipp container takes wipp's.
+    names: dict[str, str] = field(default_factory=lambda: {service: service for service in SERVICE_NAMES})
+    # Where `web-answers` asks for the web and dashboard ports (on the first manager).
+    web_address: str = "127.0.0.1"
 
 
 class WippServices(pulumi.ComponentResource):
@@ -82,73 +98,128 @@ class WippServices(pulumi.ComponentResource):
         super().__init__("wipp:services:WippServices", name, None, opts)
         self._args = args
         self.services = {}
+        self._specs: dict[str, dict[str, Any]] = {}
         previous: list[pulumi.Resource] = []
         for service in SERVICE_NAMES:  # the seed's start order
             created = self._service(service, depends_on=[*args.after, *previous])
             self.services[service] = created
             previous = [created if isinstance(created, docker.Container) else self._running(service, created)]
+        self.web_answers = self._web_answers(depends_on=previous)
         self.register_outputs({key: svc.id for key, svc in self.services.items()})
 
     def _service(self, service: str, depends_on: list[pulumi.Resource]) -> docker.Service | docker.Container:
         args = self._args
+        if service == "wipp":
+            depends_on = [*depends_on, self._handover(depends_on)]
         if service == "wipp" and args.bind_address:
             return self._bound_container(depends_on)
-        return docker.Service(
-            service,
-            name=service,
-            task_spec=docker.ServiceTaskSpecArgs(
+        spec = self._service_spec(service)
+        self._specs[service] = spec
+        return docker.Service(service, **spec, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+
+    def _service_spec(self, service: str) -> dict[str, Any]:
+        """Every input of `service`'s docker.Service: the service is made from it, and its wait's digest covers it."""
+        args = self._args
+        # mongodb stops first: one writer on its database files. The others too, since in publish
+        # mode host the new wipp task could not bind the ports the old one holds.
+        return {
+            "name": args.names[service],
+            "labels": [docker.ServiceLabelArgs(label=STACK_LABEL, value=args.owner)],
+            "task_spec": docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=args.images[service],
                     args=args.arguments[service] or None,
                     mounts=self._mounts(service, docker.ServiceTaskSpecContainerSpecMountArgs) or None,
                     sysctl=KEEPALIVE_SYSCTLS,
+                    stop_grace_period=STOP_GRACE[service],
                 ),
-                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self._args.network_id)],
+                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=args.network_id)],
                 placement=self._placement(service),
             ),
-            endpoint_spec=self._endpoint(service),
-            # Stop-first: mongodb so that only one process ever writes its database files; the others
-            # too, since in publish mode host a new wipp task could not bind the ports the old one holds.
-            update_config=docker.ServiceUpdateConfigArgs(
+            "endpoint_spec": self._endpoint(service),
+            "update_config": docker.ServiceUpdateConfigArgs(
                 order="stop-first", failure_action="rollback", monitor=UPDATE_MONITOR
             ),
-            rollback_config=docker.ServiceRollbackConfigArgs(order="stop-first", monitor=UPDATE_MONITOR),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
-        )
+            "rollback_config": docker.ServiceRollbackConfigArgs(order="stop-first", monitor=UPDATE_MONITOR),
+        }
 
     def _running(self, service: str, created: docker.Service) -> pulumi.Resource:
         """The wait until `service` runs its image: a command whose script changes with the service."""
         args = self._args
-        spec = pulumi.Output.all(
-            args.images[service],
-            args.arguments[service],
-            [(args.mount_sources[key], args.mount_targets[key]) for key in SERVICE_MOUNTS[service]],
-            args.network_id,
-            args.pinned_node_id if service == "wipp" else None,
-            args.publish_mode,
-            args.endpoint_mode,
-            args.published_ports if service == "wipp" else None,
-        )
 
         def script(values: list[Any]) -> str:
-            service_id, spec_values = values
+            service_id, digest = values
             return render(
                 "service-running.sh",
                 args.manager.docker_host,
-                SERVICE=service,
+                SERVICE=args.names[service],
                 IMAGE=args.images[service],
-                TIMEOUT_S=str(max(1, round(milliseconds(args.converge_timeout) / 1000))),
+                TIMEOUT_S=self._timeout_s(),
                 INTERVAL_S=f"{milliseconds(args.converge_interval) / 1000:g}",
                 SERVICE_ID=service_id,
-                SPEC_DIGEST=hashlib.sha256(json.dumps(spec_values, sort_keys=True).encode()).hexdigest()[:16],
+                SPEC_DIGEST=digest,
             )
 
         return host_command(
             f"{service}-running",
             args.manager,
-            create=pulumi.Output.all(created.id, spec).apply(script),
+            create=pulumi.Output.all(created.id, self._spec_digest(service)).apply(script),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[created]),
         )
+
+    def _handover(self, depends_on: list[pulumi.Resource]) -> pulumi.Resource:
+        """Before wipp: frees its ports from the other form (container or service) when bindAddress
+        switches, since Pulumi removes the old form only at the end of the `up`. Runs again on a switch."""
+        args = self._args
+        return host_command(
+            "wipp-handover",
+            args.manager,
+            create=render(
+                "wipp-handover.sh",
+                args.manager.docker_host,
+                FORM="container" if args.bind_address else "service",
+                NAME=args.names["wipp"],
+                OWNER=args.owner,
+                TARGET_PORTS=" ".join(str(args.container_ports[key]) for key in ("web", "dashboard")),
+                TIMEOUT_S=self._timeout_s(),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _spec_digest(self, service: str) -> pulumi.Output[str]:
+        """A digest of everything the service is made from: any change of its spec changes it."""
+        return pulumi.Output.from_input(self._specs[service]).apply(_digest)
+
+    def _timeout_s(self) -> str:
+        return str(max(1, round(milliseconds(self._args.converge_timeout) / 1000)))
+
+    def _web_answers(self, depends_on: list[pulumi.Resource]) -> pulumi.Resource:
+        """After exec: a wait on the first manager until WIPP's web port answers HTTP and its dashboard
+        port accepts connections. It runs again whenever any service (or the wipp container) changes."""
+        args = self._args
+        changed = pulumi.Output.all(*[svc.id for svc in self.services.values()], *self._digests())
+
+        def script(values: list[str]) -> str:
+            return render(
+                "web-answers.sh",
+                args.manager.docker_host,
+                ADDRESS=args.web_address,
+                WEB_PORT=str(args.published_ports["web"]),
+                DASHBOARD_PORT=str(args.published_ports["dashboard"]),
+                TIMEOUT_S=self._timeout_s(),
+                INTERVAL_S=f"{milliseconds(args.converge_interval) / 1000:g}",
+                SERVICES_DIGEST=_digest(values),
+            )
+
+        return host_command(
+            "web-answers",
+            args.manager,
+            create=changed.apply(script),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _digests(self) -> list[pulumi.Output[str]]:
+        return [self._spec_digest(service) for service in self._specs]
 
     def _bound_container(self, depends_on: list[pulumi.Resource]) -> docker.Container:
         """The wipp workload as a plain container on the attachable overlay, its ports on one address.
@@ -159,7 +230,7 @@ class WippServices(pulumi.ComponentResource):
         args = self._args
         return docker.Container(
             "wipp",
-            name="wipp",
+            name=args.names["wipp"],
             image=args.images["wipp"],
             command=args.arguments["wipp"] or None,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_id)],
@@ -174,9 +245,12 @@ class WippServices(pulumi.ComponentResource):
             ],
             mounts=self._mounts("wipp", docker.ContainerMountArgs),
             sysctls=KEEPALIVE_SYSCTLS,
+            labels=[docker.ContainerLabelArgs(label=STACK_LABEL, value=args.owner)],
             restart="unless-stopped",
             must_run=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            stop_timeout=round(milliseconds(STOP_GRACE["wipp"]) / 1000),
+            # A replaced container is gone before the new one takes its name and ports.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, delete_before_replace=True),
         )
 
     def _mounts(self, service: str, kind: Callable[..., MountArgs]) -> list[MountArgs]:
@@ -210,3 +284,8 @@ class WippServices(pulumi.ComponentResource):
             return None
         node_id = pulumi.Output.from_input(self._args.pinned_node_id)
         return docker.ServiceTaskSpecPlacementArgs(constraints=[node_id.apply(lambda n: f"node.id=={n}")])
+
+
+def _digest(value: Any) -> str:
+    """A short digest of a resolved value (input classes as their fields)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=vars).encode()).hexdigest()[:16]

@@ -12,13 +12,15 @@ that mount them wait for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
+from pulumi.runtime import invoke
 
 from .host_command import HostConnection, host_command
 from .scripts import render
-from .wipp import STORAGE_KEYS
+from .wipp import STACK_LABEL, STORAGE_KEYS
 
 DOCKER_DROPINS = "/etc/systemd/system/docker.service.d"
 
@@ -33,6 +35,9 @@ class WippStorageArgs:
     # bind mode: the host that makes the shared folders, and the hosts that check they see them
     prepared_on: HostConnection | None = None
     checked_on: list[HostConnection] = field(default_factory=list)
+    owner: str = ""  # volume mode: the label value of the volumes this stack creates (<project>/<stack>)
+    # The `storage` output of this stack's last update ({mode, sources}), or None: to name a rename.
+    previous: Any = None
 
 
 class WippStorage(pulumi.ComponentResource):
@@ -50,16 +55,61 @@ class WippStorage(pulumi.ComponentResource):
         self._args = args
         self.mount_type = args.mode
         self.sources = self._volumes(name) if args.mode == "volume" else self._shared_folders(name)
+        self._say_renames(args.previous)
         self.register_outputs({"mountType": self.mount_type, "sources": self.sources})
 
+    def _say_renames(self, previous: Any) -> None:
+        """A warning, at preview and in `up`, for each storage place that moves: WIPP starts on the new
+        one, and the old one, named, keeps its data and leaves the program's care."""
+        if not isinstance(previous, dict) or not isinstance(previous.get("sources"), dict):
+            return  # a new stack, or one deployed before the program exported its storage
+        args = self._args
+        for key in STORAGE_KEYS:
+            old, new = previous["sources"].get(key), args.sources[key]
+            old_mode = str(previous.get("mode"))
+            if not old or (old, old_mode) == (new, args.mode):
+                continue
+            pulumi.log.warn(_rename_notice(key, old_mode, old, args.mode, new), resource=self)
+
     def _volumes(self, name: str) -> dict[str, pulumi.Output[str]]:
-        keep = not self._args.delete_data_on_destroy
+        """Four named volumes. One this stack creates carries its label; one that was already there
+        (setup.sh's, made by hand, another stack's) is used as Docker hands it back, unlabelled.
+
+        Pulumi never deletes a volume (`retain_on_delete`): on destroy, `<name>-volumes` deletes,
+        with deleteDataOnDestroy, only those whose label names this stack, like the folders' marker.
+        """
+        args = self._args
+        assert args.prepared_on is not None, "volumes need the first manager, where they are deleted"
+        names = "\n".join(args.sources[key] for key in STORAGE_KEYS)
+
+        def script(mode: str) -> str:
+            return render(
+                "stack-volumes.sh",
+                args.prepared_on.docker_host if args.prepared_on else None,
+                MODE=mode,
+                VOLUMES=names,
+                OWNER=args.owner,
+                DELETE_DATA=str(args.delete_data_on_destroy).lower(),
+            )
+
+        keeper = host_command(
+            f"{name}-volumes",
+            args.prepared_on,
+            create=script("create"),
+            delete=script("delete"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         sources = {}
         for key in STORAGE_KEYS:
             volume = docker.Volume(
                 f"{name}-{key}",
-                name=self._args.sources[key],
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep),
+                name=args.sources[key],
+                labels=[docker.VolumeLabelArgs(label=STACK_LABEL, value=args.owner)],
+                # Set when the volume is made, and never compared again: a volume that was already
+                # there keeps no label (Docker hands it back as it is), and that is no drift.
+                opts=pulumi.ResourceOptions(
+                    parent=self, retain_on_delete=True, ignore_changes=["labels"], depends_on=[keeper]
+                ),
             )
             sources[key] = volume.name
         return sources
@@ -129,3 +179,24 @@ class WippStorage(pulumi.ComponentResource):
 def _once(ready: pulumi.Output[list[str]], value: str) -> pulumi.Output[str]:
     """`value`, known only once `ready` is: a service that mounts it waits for the folders' checks."""
     return ready.apply(lambda _: value)
+
+
+def previous_storage() -> Any:
+    """The `storage` output of this stack's last update, read from its state at preview and `up` alike
+    (the engine's own `readStackOutputs`, which registers nothing: no refresh sees it change)."""
+    me = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    found = invoke("pulumi:pulumi:readStackOutputs", {"name": me})
+    return (found.value or {}).get("outputs", {}).get("storage")
+
+
+def _rename_notice(key: str, old_mode: str, old: str, mode: str, new: str) -> str:
+    place = {"volume": "volume", "bind": "folder"}
+    config_key = f"wipp:storage.{'names' if mode == 'volume' else 'paths'}.{key}"
+    old_place, new_place = f"the {place.get(old_mode, 'place')} {old!r}", f"the {place[mode]} {new!r}"
+    remove = f"docker volume rm {old}" if old_mode == "volume" else f"rm -r {old}"
+    return (
+        f"{config_key} changes from {old!r} to {new!r}: WIPP will start on {new_place} (empty unless it "
+        f"already holds data), and {old_place} keeps its data and leaves this program's care: `pulumi "
+        f"destroy` and deleteDataOnDestroy no longer touch it. Copy its data over first if WIPP needs it; "
+        f"delete it yourself ({remove}) once nothing needs it."
+    )

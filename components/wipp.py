@@ -49,3 +49,8 @@ def images(version: str, mongo_image: str) -> dict[str, str]:
         "wipp": f"wipp/wipp:{version}",
         "exec": f"wipp/wipp_executor:{version}",
     }
+
+
+# The label on every volume, network, service and container a stack creates: `<project>/<stack>`,
+# the stack that owns it. What carries another stack's label is never used nor deleted.
+STACK_LABEL = "wipp.stack"

@@ -102,6 +102,7 @@ class Registered:
     delete_before_replace: bool
     additional_secret_outputs: list[str]
     replace_on_changes: list[str]
+    ignore_changes: list[str]
     raw_inputs: Any  # the wire form, where secrets are still marked
     mock_id: str = ""  # what the mocks answered: the engine suite maps these to real values
     mock_outputs: dict[str, Any] = field(default_factory=dict)
@@ -117,6 +118,7 @@ class Deployment:
     resources: list[Registered] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    invokes: list[Any] = field(default_factory=list)  # every invoke the program made (token, args)
 
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
@@ -131,7 +133,16 @@ class Deployment:
 
 
 class WippMocks(pulumi.runtime.Mocks):
-    """Plays the providers: commands print what the real scripts print."""
+    """Plays the providers: commands print what the real scripts print.
+
+    `refusals`: what stack-ownership.sh prints at preview (`local.run`); `previous`: the stack's
+    outputs from its last update, as the engine's readStackOutputs gives them.
+    """
+
+    def __init__(self, refusals: str = "", previous: dict[str, Any] | None = None) -> None:
+        self.refusals = refusals
+        self.previous = previous or {}
+        self.invokes: list[pulumi.runtime.MockCallArgs] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
@@ -153,7 +164,12 @@ class WippMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        self.invokes.append(args)
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args["name"], "outputs": self.previous, "secretOutputNames": []}, []
+        if args.token == "command:local:run":
+            return {"stdout": self.refusals if "stack-ownership" in args.args.get("command", "") else ""}, []
+        return {}, []
 
 
 def _is_secret(value: Any) -> bool:
@@ -194,6 +210,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     replace_on_changes=list(request.replaceOnChanges),
+                    ignore_changes=list(request.ignoreChanges),
                     raw_inputs=request.object,
                     mock_id=response.id,
                     mock_outputs=self.resources[response.urn].state if response.urn in self.resources else {},
@@ -208,16 +225,20 @@ def run_program(
     preview: bool = False,
     record_into: Deployment | None = None,
     fill_host_keys: bool = True,
+    refusals: str = "",
+    previous: dict[str, Any] | None = None,
 ) -> Deployment:
     """Runs the program for `stack` under mocks; raises what the program raises.
 
     `record_into` receives the registrations even when the program raises.
     """
     config = stack_config(stack, overrides, fill_host_keys)
-    monitor = RecordingMonitor(WippMocks())
+    played = WippMocks(refusals, previous)
+    monitor = RecordingMonitor(played)
     if record_into is not None:
         monitor.deployment = record_into
-    pulumi.runtime.set_mocks(WippMocks(), project="wipp", stack=stack, preview=preview, monitor=monitor)
+    monitor.deployment.invokes = played.invokes
+    pulumi.runtime.set_mocks(played, project="wipp", stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(
         {key: _as_config_string(value) for key, value in config.items()},
         [key for key in config if key == "wipp:sshPrivateKey"],

@@ -274,6 +274,24 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         ["wipp:serviceArgs.master", '["{0}"]', "placeholders among"],
     ),
     (
+        "service-name-bad",
+        "single",
+        {"serviceNames": {"wipp": "lab wipp"}},
+        ["wipp:serviceNames.wipp", "'lab wipp'", "swarm service name"],
+    ),
+    (
+        "service-name-repeated",
+        "single",
+        {"serviceNames": {"master": "lab", "wipp": "lab"}},
+        ["wipp:serviceNames.wipp", "a name of its own ('lab' repeats)"],
+    ),
+    (
+        "service-name-unknown",
+        "single",
+        {"serviceNames": {"web": "lab-web"}},
+        ["wipp:serviceNames.web is not a key", "known keys here: mongodb"],
+    ),
+    (
         "mount-target-relative",
         "single",
         {"mountTargets": {"wippdb": "data/db"}},

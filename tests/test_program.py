@@ -68,6 +68,7 @@ def test_components_have_type_tokens_and_children() -> None:
         "services": "wipp:services:WippServices",
         "backup": "wipp:backup:Backup",
         "preflight": "wipp:preflight:Preflight",
+        "ownership": "wipp:ownership:StackOwnership",
     }
     assert deployment.named("mongodb").parent == deployment.named("services").urn
     assert deployment.named("swarm-worker-token").parent == deployment.named("swarm").urn

@@ -9,6 +9,7 @@ import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import run_program
@@ -31,11 +32,15 @@ def test_every_script_is_shipped() -> None:
         "restore.sh",
         "service-running.sh",
         "shared-folders.sh",
+        "stack-ownership.sh",
+        "stack-volumes.sh",
         "swarm-init.sh",
         "swarm-join.sh",
         "swarm-leave.sh",
         "swarm-roles.sh",
         "swarm-token.sh",
+        "web-answers.sh",
+        "wipp-handover.sh",
     ]
 
 
@@ -71,11 +76,15 @@ UNSET = {
     "restore.sh": ("backup-before-upgrade", "PLACE", "active", ""),  # installed by backup.sh; lists, then stops
     "service-running.sh": ("mongodb-running", "SERVICE", "active", ""),  # changes nothing, either way
     "shared-folders.sh": ("", "OWNER", "active", "rm -rf --"),
+    "stack-ownership.sh": ("ownership-wipp-host", "OWNER", "active", ""),  # changes nothing, either way
+    "stack-volumes.sh": ("storage-volumes", "OWNER", "active", ""),
     "swarm-init.sh": ("swarm-init-wipp-host", "ADVERTISE_ADDR", "inactive", ""),
     "swarm-join.sh": ("swarm-join-worker", "MANAGER_ADDR", "inactive", "docker swarm join --token"),
     "swarm-leave.sh": ("swarm-join-worker", "LEAVE", "active", "exit 0"),
     "swarm-roles.sh": ("swarm-roles", "ROLES", "active", "exit 0"),
     "swarm-token.sh": ("swarm-worker-token", "ROLE", "active", "docker swarm join-token --quiet"),
+    "web-answers.sh": ("web-answers", "ADDRESS", "active", ""),  # changes nothing, either way
+    "wipp-handover.sh": ("wipp-handover", "OWNER", "active", ""),
 }
 CHANGES = ("iptables -w -I", "iptables -w -D", "ufw ", "mkdir", "tee", "chown", "chmod", "rm ", "docker swarm")
 
@@ -89,15 +98,19 @@ def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:
         (folder / ".wipp-created-by").write_text("")
         text = render(script, MODE="delete", FOLDERS=str(folder), DELETE_DATA="true", OWNER="wipp:test")
     else:
-        hosts = [
+        hosts: list[dict[str, Any]] = [
             {"name": "wipp-host", "address": "10.20.0.10", "role": "manager", "local": True},
             {"name": "worker", "address": "10.20.0.11", "role": "worker"},
         ]
         stack = "multi" if "worker" in resource or resource == "swarm-roles" else "single"
-        overrides = {"allowedSources": ["10.0.0.0/24"], "leaveSwarmOnDestroy": True}
+        if resource == "ownership-wipp-host":  # a command only on a remote first manager
+            hosts[0] = {**hosts[0], "local": False}
+        overrides: dict[str, Any] = {"allowedSources": ["10.0.0.0/24"], "leaveSwarmOnDestroy": True}
         overrides |= {"publishMode": "host", "endpointMode": "dnsrr"}  # no IPVS here: preflight would stop on it
         if stack == "multi":
             overrides |= {"hosts": hosts, "manageFirewall": False, "allowedSources": []}
+        if resource == "ownership-wipp-host":
+            overrides = {"hosts": hosts[:1], "sshPrivateKey": "key"}
         inputs = run_program(stack, overrides).named(resource).inputs
         text = inputs["delete"] if script == "swarm-leave.sh" else inputs["create"]
         if script == "restore.sh":  # the tool backup.sh installs, as the program renders it

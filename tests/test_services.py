@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness import Deployment, run_program
+from harness import Deployment, run_program, script_variables
 
 from components.wipp import SERVICE_NAMES as ORDER
 
@@ -181,3 +181,97 @@ def test_every_task_keeps_idle_connections_alive_under_ipvss_900_s() -> None:
     personal = run_program("personal").named("wipp")  # the web workload as a plain container
     assert personal.type == "docker:index/container:Container"
     assert personal.inputs["sysctls"] == {"net.ipv4.tcp_keepalive_time": "600"}
+
+
+def test_each_service_gets_a_stop_grace_period_that_fits_it_and_mongodb_the_longest() -> None:
+    deployment = run_program("single")
+    grace = {service: _spec(deployment, service)["stopGracePeriod"] for service in ORDER}
+    assert grace == {"mongodb": "2m", "master": "30s", "wipp": "30s", "exec": "1m"}
+    bound = run_program("personal").named("wipp")
+    assert bound.type == "docker:index/container:Container" and bound.inputs["stopTimeout"] == 30
+
+
+def test_every_service_and_the_wipp_container_carry_the_stacks_label() -> None:
+    deployment = run_program("single")
+    for service in ORDER:
+        assert deployment.named(service).inputs["labels"] == [{"label": "wipp.stack", "value": "wipp/single"}]
+    personal = run_program("personal")
+    assert personal.named("wipp").inputs["labels"] == [{"label": "wipp.stack", "value": "wipp/personal"}]
+
+
+def test_every_input_of_a_service_changes_its_waits_digest() -> None:
+    """The digest covers the service's whole spec, not a hand-kept list: each change below reaches it."""
+
+    def digests(overrides: dict[str, object]) -> dict[str, str]:
+        deployment = run_program("single", overrides)
+        return {service: _wait_variables(deployment, service)["SPEC_DIGEST"] for service in ORDER}
+
+    base = digests({})
+    changes = {
+        "containerPorts": {"web": 8081},  # the input SPEC_DIGEST left out before
+        "webPort": 28080,
+        "mountTargets": {"wippdata": "/srv/wipp"},
+        "publishMode": "host",
+        "serviceArgs": {"master": ["-m", "--verbose"]},
+    }
+    expected = {
+        "containerPorts": {"wipp"},
+        "webPort": {"wipp"},
+        "mountTargets": {"wipp", "exec"},
+        "publishMode": {"wipp"},
+        "serviceArgs": {"master"},
+    }
+    for key, value in changes.items():
+        changed = digests({key: value})
+        assert {s for s in ORDER if changed[s] != base[s]} == expected[key], key
+
+
+def test_up_ends_with_a_wait_until_the_web_and_dashboard_ports_answer() -> None:
+    deployment = run_program("single", {"convergeTimeout": "5m", "webPort": 28080, "dashboardPort": 25005})
+    wait = deployment.named("web-answers")
+    variables = script_variables(wait.inputs["create"])
+    assert (variables["ADDRESS"], variables["WEB_PORT"], variables["DASHBOARD_PORT"]) == ("127.0.0.1", "28080", "25005")
+    assert (variables["TIMEOUT_S"], variables["INTERVAL_S"]) == ("300", "0.5")
+    assert deployment.named("exec-running").urn in wait.dependencies
+    assert wait.type == "command:local:Command"  # on the first manager, here this machine
+    # It runs again whenever any service changes (here exec's memory).
+    digest = script_variables(run_program("single", {"memory": "8G"}).named("web-answers").inputs["create"])
+    assert (
+        digest["SERVICES_DIGEST"]
+        != script_variables(run_program("single").named("web-answers").inputs["create"])["SERVICES_DIGEST"]
+    )
+    # With a bind address it asks there; on several hosts, on the first manager over SSH, at its address.
+    assert script_variables(run_program("personal").named("web-answers").inputs["create"])["ADDRESS"] == "127.0.0.1"
+    multi = run_program("multi").named("web-answers")
+    assert multi.inputs["connection"]["host"] == "10.20.0.10"
+    assert script_variables(multi.inputs["create"])["ADDRESS"] == "10.20.0.10"
+
+
+def test_a_replaced_wipp_container_is_gone_before_the_new_one_binds() -> None:
+    assert run_program("personal").named("wipp").delete_before_replace
+
+
+def test_service_names_of_their_own_reach_the_swarm_the_arguments_and_the_waits() -> None:
+    names = {"mongodb": "lab2-mongodb", "master": "lab2-master", "wipp": "lab2-wipp", "exec": "lab2-exec"}
+    deployment = run_program("single", {"serviceNames": names, "memory": "4G"})
+    assert {s: deployment.named(s).inputs["name"] for s in ORDER} == names
+    assert _spec(deployment, "wipp")["args"] == ["lab2-master", "lab2-mongodb"]
+    assert _spec(deployment, "exec")["args"] == ["-e", "lab2-master", "4G"]
+    assert {s: _wait_variables(deployment, s)["SERVICE"] for s in ORDER} == names
+    assert deployment.outputs["services"] == names
+    assert run_program("personal", {"serviceNames": names}).named("wipp").inputs["name"] == "lab2-wipp"
+
+
+def test_a_bind_address_switch_frees_the_ports_of_the_old_form_before_wipp_starts() -> None:
+    for stack, form in (("single", "service"), ("personal", "container")):
+        deployment = run_program(stack, {"containerPorts": {"web": 8081}})
+        handover = deployment.named("wipp-handover")
+        variables = script_variables(handover.inputs["create"])
+        assert (variables["FORM"], variables["NAME"], variables["OWNER"]) == (form, "wipp", f"wipp/{stack}")
+        assert variables["TARGET_PORTS"] == "8081 5005"
+        assert handover.urn in deployment.named("wipp").dependencies
+        assert deployment.named("master-running").urn in handover.dependencies
+    # It runs again exactly when the form changes: its script differs between the two.
+    switched = run_program("personal", {"bindAddress": ""}).named("wipp-handover").inputs["create"]
+    assert script_variables(switched)["FORM"] == "service"
+    assert run_program("personal").named("wipp-handover").inputs["create"] != switched

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from harness import SHARED_STAMP, run_program, script_variables
+import logging
+
+import pytest
+from harness import SHARED_STAMP, assert_mentions, run_program, script_variables
 
 from components.wipp import SEED_VOLUME_NAMES
 
@@ -16,8 +19,9 @@ def test_single_stack_makes_the_seed_volumes_and_keeps_them_on_destroy() -> None
 
 
 def test_volumes_are_deleted_only_when_asked() -> None:
-    volumes = run_program("single", {"deleteDataOnDestroy": True}).of_type("docker:index/volume:Volume")
-    assert len(volumes) == 4 and not any(v.retain_on_delete for v in volumes)
+    for delete_data in (False, True):
+        keeper = run_program("single", {"deleteDataOnDestroy": delete_data}).named("storage-volumes")
+        assert script_variables(keeper.inputs["delete"])["DELETE_DATA"] == str(delete_data).lower()
 
 
 def test_volume_names_can_be_overridden() -> None:
@@ -78,3 +82,65 @@ def test_every_host_makes_docker_wait_for_the_shared_folders_mounts_and_destroy_
     # The first service (each other one waits for the one before it) starts only after all of them.
     assert {w.urn for w in waits.values()} <= set(deployment.named("mongodb").dependencies)
     assert not [r for r in run_program("single").resources if r.name.startswith("storage-mounts-")]  # volumes
+
+
+def test_volumes_carry_the_stacks_label_set_once_and_pulumi_never_deletes_them() -> None:
+    for delete_data in (False, True):
+        deployment = run_program("single", {"deleteDataOnDestroy": delete_data})
+        volumes = deployment.of_type("docker:index/volume:Volume")
+        assert len(volumes) == 4
+        for volume in volumes:
+            assert volume.inputs["labels"] == [{"label": "wipp.stack", "value": "wipp/single"}]
+            assert volume.retain_on_delete  # deleted, if asked, only by storage-volumes: only its own
+            assert deployment.named("storage-volumes").urn in volume.dependencies
+        keeper = deployment.named("storage-volumes")
+        create, delete = (script_variables(keeper.inputs[k]) for k in ("create", "delete"))
+        assert create["MODE"] == "create" and delete["MODE"] == "delete"
+        assert delete["VOLUMES"].split("\n") == list(SEED_VOLUME_NAMES.values())
+        assert delete["OWNER"] == "wipp/single" and delete["DELETE_DATA"] == str(delete_data).lower()
+
+
+def test_an_adopted_volume_s_or_network_s_missing_label_is_no_drift() -> None:
+    """Docker hands back a volume that was already there as it is, unlabelled; a network made before
+    the program labelled them has none: labels are set when made and never compared again."""
+    deployment = run_program("single")
+    for volume in deployment.of_type("docker:index/volume:Volume"):
+        assert volume.ignore_changes == ["labels"]
+    network = deployment.named("network-wippnet")
+    assert network.inputs["labels"] == [{"label": "wipp.stack", "value": "wipp/single"}]
+    assert network.ignore_changes == ["labels"]
+
+
+def test_a_renamed_volume_or_moved_folder_is_named_with_where_the_data_stays(caplog: pytest.LogCaptureFixture) -> None:
+    before = {"storage": {"mode": "volume", "sources": SEED_VOLUME_NAMES}}
+    caplog.set_level(logging.WARNING)
+    run_program("single", {"storage": {"mode": "volume", "names": {"wippdb": "lab-db"}}}, preview=True, previous=before)
+    notices = [r.getMessage() for r in caplog.records if "changes from" in r.getMessage()]
+    assert len(notices) == 1  # wippdb only: the other three keep their volumes
+    assert_mentions(
+        notices[0],
+        [
+            "wipp:storage.names.wippdb changes from 'wippdbvolume' to 'lab-db'",
+            "WIPP will start on the volume 'lab-db'",
+            "the volume 'wippdbvolume' keeps its data and leaves this program's care",
+            "docker volume rm wippdbvolume",
+        ],
+    )
+    caplog.clear()
+    run_program("single", preview=True, previous=before)  # nothing moves: nothing said
+    assert not [r for r in caplog.records if "changes from" in r.getMessage()]
+    run_program("single", preview=True)  # a new stack: no previous storage
+    assert not [r for r in caplog.records if "changes from" in r.getMessage()]
+
+    folders = run_program("multi").outputs["storage"]
+    caplog.clear()
+    moved = {**folders["sources"], "wippdata": "/mnt/wipp-shared/data2"}
+    run_program("multi", {"storage": {"mode": "bind", "paths": moved}}, previous={"storage": folders})
+    (notice,) = [r.getMessage() for r in caplog.records if "changes from" in r.getMessage()]
+    assert_mentions(
+        notice,
+        [
+            "wipp:storage.paths.wippdata changes from '/mnt/wipp-shared/wippdatavolume' to '/mnt/wipp-shared/data2'",
+            "the folder '/mnt/wipp-shared/wippdatavolume' keeps its data",
+        ],
+    )

@@ -44,6 +44,15 @@ ServiceArgs = Annotated[
     AfterValidator(known_placeholders_only),
     Field(description=f"a list of strings with placeholders among {_PLACEHOLDERS} ('{{{{' for a literal brace)"),
 ]
+# Two stacks on one swarm need names of their own: a service's name is the swarm's key for it.
+ServiceName = Annotated[
+    str,
+    Field(
+        pattern=anchored(r"[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*"),  # as swarmkit checks service names
+        max_length=63,
+        description="a swarm service name: up to 63 letters and digits, '-' or '_' only between them",
+    ),
+]
 MountTarget = Annotated[
     str,
     Field(
@@ -61,6 +70,20 @@ class ServiceArgsByService(Keys):
     master: ServiceArgs = DEFAULT_SERVICE_ARGS["master"]
     wipp: ServiceArgs = DEFAULT_SERVICE_ARGS["wipp"]
     exec: ServiceArgs = DEFAULT_SERVICE_ARGS["exec"]
+
+
+class ServiceNamesByService(Keys):
+    """`wipp:serviceNames`: each service's name on the swarm; NIST's names by default."""
+
+    mongodb: ServiceName = "mongodb"
+    master: ServiceName = "master"
+    wipp: ServiceName = "wipp"
+    exec: ServiceName = "exec"
+
+    @model_validator(mode="after")
+    def each_service_has_a_name_of_its_own(self) -> Self:
+        refuse_all(repeated(self.model_dump(), "a name of its own"))
+        return self
 
 
 class MountTargets(Keys):

@@ -47,7 +47,7 @@ from .forms import (
     whole_number,
 )
 from .hosts import Host, check_host_list
-from .overrides import ContainerPorts, MountTargets, ServiceArgsByService
+from .overrides import ContainerPorts, MountTargets, ServiceArgsByService, ServiceNamesByService
 from .storage import Storage, is_system_folder
 
 # Image references as Docker's reference grammar has them (distribution/reference).
@@ -207,6 +207,9 @@ class Settings(Keys):
         description="unix:///path/docker.sock, tcp://host:port or ssh://user@host",
     )
     service_args: ServiceArgsByService = Field(ServiceArgsByService(), description="an object of service: [arguments]")
+    service_names: ServiceNamesByService = Field(
+        ServiceNamesByService(), description="an object of service: name on the swarm"
+    )
     mount_targets: MountTargets = Field(MountTargets(), description="an object of storage key: path in the container")
     container_ports: ContainerPorts = Field(ContainerPorts(), description="an object with web and/or dashboard ports")
 
@@ -434,9 +437,15 @@ class Settings(Keys):
             return "unix:///var/run/docker.sock"
         return f"ssh://{manager.ssh_user}@{manager.address}:{manager.ssh_port}"
 
+    @property
+    def swarm_service_names(self) -> dict[str, str]:
+        """Each service's name on the swarm (wipp:serviceNames), in start order."""
+        return {service: getattr(self.service_names, service) for service in wipp.SERVICE_NAMES}
+
     def resolved_args(self, service: str) -> list[str]:
         """`service`'s arguments with the placeholders filled in."""
-        values = {"master": "master", "mongodb": "mongodb", "memory": self.memory}
+        names = self.swarm_service_names
+        values = {"master": names["master"], "mongodb": names["mongodb"], "memory": self.memory}
         args: list[str] = getattr(self.service_args, service)
         return [arg.format(**values) for arg in args]
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,6 +195,34 @@ class PulumiProject:
             done.set()
             tail.join(timeout=30)
         return Timed(result, time.monotonic() - started, stamps)
+
+    def interrupted_up(self, when: Callable[[], bool], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """`pulumi up`, interrupted as a user does with Ctrl-C twice: two SIGINTs to the CLI, half a
+        second apart, as soon as `when()` holds (polled every 0.1 s). Its result once it has exited."""
+        env = self.home.env(self.backend)
+        command = [str(self.home.bin / "pulumi"), "up", "--yes", "--skip-preview", "--stack", self.stack]
+        # The prefix ends in `exec`: the process started is the CLI itself.
+        process = subprocess.Popen(
+            [*(self.prefix or []), *command, "--non-interactive"],
+            cwd=self.dir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not when() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for _ in range(2):
+                process.send_signal(signal.SIGINT)
+                time.sleep(0.5)
+            output, _ = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+        return subprocess.CompletedProcess(command, process.returncode, output, "")
 
     def outputs(self) -> dict[str, Any]:
         outputs: dict[str, Any] = json.loads(self.on_stack("stack", "output", "--json").stdout)

@@ -7,7 +7,7 @@ endpoint mode dnsrr (no IPVS here), stand-in images, and ports and volume names 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from docker_api import wait_until
@@ -24,6 +24,14 @@ def personal(
     pulumi_home: PulumiHome, manager: EngineHost, images: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PulumiProject]:
     project = new_project(pulumi_home, tmp_path_factory.mktemp("personal"), manager, stack="personal")
+    project.set_config(_personal_config(manager))
+    yield project
+    project.destroy(check=False)
+    remove_volumes(manager, list(NAMES.values()))
+
+
+def _personal_config(manager: EngineHost, **overrides: object) -> dict[str, object]:
+    """The shipped personal stack with what this machine needs changed (see the module docstring)."""
     config = stack_file_config("personal")
     config.update(
         dockerHost=manager.engine.docker_host,
@@ -34,10 +42,7 @@ def personal(
         storage={"mode": "volume", "names": NAMES},
         backupPlace=str(BACKUPS / "personal"),  # the test run's own, not the machine's /var/backups
     )
-    project.set_config(config)
-    yield project
-    project.destroy(check=False)
-    remove_volumes(manager, list(NAMES.values()))
+    return {**config, **overrides}
 
 
 def _answers_from(client: EngineHost, address: str) -> bool:
@@ -65,3 +70,26 @@ def test_the_personal_stack_answers_on_localhost_only(
     running = {c["Names"][0].strip("/") for c in manager.engine.request("GET", "/containers/json")}
     assert "wipp" not in running
     assert not {"mongodb", "master", "exec"} & set(manager.engine.services())
+
+
+def _wipp_forms(manager: EngineHost) -> tuple[bool, bool]:
+    """Whether wipp runs as a container, and whether as a swarm service."""
+    containers = {c["Names"][0].strip("/") for c in manager.engine.request("GET", "/containers/json")}
+    return "wipp" in containers, "wipp" in manager.engine.services()
+
+
+def test_switching_the_bind_address_to_every_address_and_back_takes_one_up_each(
+    personal: PulumiProject, manager: EngineHost, report_line: Callable[[str], None]
+) -> None:
+    personal.up()
+    assert _answers_from(manager, "127.0.0.1") and _wipp_forms(manager) == (True, False)
+
+    for bind_address, form in (("", (False, True)), ("127.0.0.1", (True, False))):
+        personal.set_config(_personal_config(manager, bindAddress=bind_address))
+        up = personal.up()  # one up: the old form frees the ports before the new one binds them
+        report_line(f"bindAddress switch to {bind_address!r}: one up in {up.seconds:.1f} s")
+        assert "wipp-handover" in up.operations()
+        assert _answers_from(manager, "127.0.0.1"), f"WIPP does not answer after the switch to {bind_address!r}"
+        assert _wipp_forms(manager) == form, bind_address
+    assert not _answers_from(manager, manager.address)  # back on 127.0.0.1 only
+    personal.preview("--expect-no-changes")

@@ -39,6 +39,7 @@ from components.wipp import SEED_VOLUME_NAMES, SERVICE_NAMES
 BASE: dict[str, Any] = {"version": "2.2.0", "memory": "4G"}
 UPGRADED = {name: "update" for service in ("master", "wipp", "exec") for name in (service, f"{service}-running")}
 UPGRADED["backup-before-upgrade"] = "update"  # the backup before the first service changes
+UPGRADED["web-answers"] = "update"  # the wait until WIPP answers runs again after every change of a service
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,7 @@ def test_upgrade_from_2_1_0_updates_three_services_in_place_and_keeps_the_data(
 def test_more_memory_updates_only_exec(deployed: PulumiProject, manager: EngineHost) -> None:
     deployed.set_config(on_private_engine(manager, **{**BASE, "memory": "8G"}))
     planned = planned_operations(deployed.preview("--json").stdout)
-    only_exec = {"exec": "update", "exec-running": "update"}
+    only_exec = {"exec": "update", "exec-running": "update", "web-answers": "update"}
     assert {name: op for name, op in planned.items() if op != "same"} == only_exec
     up = deployed.up()
     assert {name: op for name, op in up.operations().items() if op != "same"} == only_exec
@@ -252,6 +253,7 @@ def test_a_service_removed_by_hand_is_reported_by_refresh_and_recreated_by_up(
     assert {name: op for name, op in up.operations().items() if op != "same"} == {
         "exec": "create",
         "exec-running": "update",
+        "web-answers": "update",
     }
     wait_until(lambda: manager.engine.running_tasks("exec") == 1, 60, 0.2, "exec running again")
 
