@@ -30,6 +30,7 @@ from pydantic_core.core_schema import ValidationInfo
 from . import wipp
 from .durations import milliseconds
 from .host_command import HostConnection
+from .images import RegistryLogin
 
 # fmt: off
 # Addresses that stand in for real ones in examples (Pulumi.multi.yaml ships some): no host has one.
@@ -162,6 +163,12 @@ def _host_key(key: str) -> str:  # its base64 blob starts with the key type, as 
     if raw[4 : 4 + int.from_bytes(raw[:4], "big")] != key_type.encode():
         not_the_form(f"the key's data is not an {key_type} key")
     return key
+
+
+def _names_registry(image: str) -> bool:
+    """Whether an image reference starts with a registry (Docker's rule: a first part with '.' or ':', or localhost)."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
 
 
 def _placeholders_unknown(args: list[str]) -> bool:
@@ -308,6 +315,25 @@ def _ssh_key_for_remote_hosts(key: pulumi.Output[str] | None, info: ValidationIn
     return key
 
 
+def _secret_only(value: Any) -> Any:
+    """A secret config value arrives as an Output; one in plain text is refused without showing it."""
+    if value is not None and not isinstance(value, pulumi.Output):
+        set_it = "`pulumi config set --secret wipp:registryPassword`"
+        report(Mistake((), "(plain text, not shown)", f"a secret: set it again with {set_it}"))
+    return value
+
+
+def _password_with_user(password: pulumi.Output[str] | None, info: ValidationInfo) -> pulumi.Output[str] | None:
+    user = info.data.get("registry_user")
+    if user and password is None:
+        set_it = "`pulumi config set --secret wipp:registryPassword`"
+        refuse(f"wipp:registryUser is {user!r}, so the pulls log in and need its password; set it with {set_it}",
+               "wipp_missing")  # fmt: skip
+    if password is not None and user == "":
+        report(Mistake((), "[secret]", "no password without wipp:registryUser (the user it logs in as)"))
+    return password
+
+
 def _port_taken(port: int, keys: dict[str, Any]) -> str:
     if port in wipp.SWARM_PORTS:
         return f"a port not used by Docker Swarm ({port} is {wipp.SWARM_PORTS[port]})"
@@ -326,6 +352,13 @@ class Settings(_Keys):
     mongo_image: Annotated[str, _pattern(rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::{_TAG})?(?:@{_DIGEST})?"),
                            _refused_if(lambda ref: len(re.sub(rf"(?::{_TAG})?(@.*)?\Z", "", ref)) > 255),  # its name
                            _form("an image reference such as mongo:3.4 or registry.example.com:5000/team/mongo:3.4")]
+    image_registry: Annotated[str, _pattern(rf"(?:{_DOMAIN}(?:/{_PATH})*)?"), _form(
+        "a registry address with an optional path, such as registry.lab.example:5000 or registry.lab.example/wipp, "
+        "or empty for Docker Hub")] = ""
+    registry_user: Annotated[str, _pattern(r"(?:[^\s:]{1,255})?"),
+                             _form("a registry user name (no spaces or ':'), or empty to pull without logging in")] = ""
+    registry_password: Annotated[Any, BeforeValidator(_secret_only), AfterValidator(_password_with_user),
+                                 Field(validate_default=True), _form("a secret (pulumi config set --secret)")] = None
     memory: Annotated[str, _pattern(r"[1-9][0-9]*[gGmMkK]"),
                       _refused_if(lambda size: not DOCKER_MIN_MEMORY <= _bytes(size) < 2**63,  # Docker's int64
                                   "a size from 6m, the least memory Docker gives a container, up to 8589934591G"),
@@ -388,7 +421,20 @@ class Settings(_Keys):
 
     @property
     def images(self) -> dict[str, str]:
-        return wipp.images(self.version, self.mongo_image)
+        """Each service's image; with wipp:imageRegistry, every image that names no registry is taken from it."""
+        images = wipp.images(self.version, self.mongo_image)
+        if not self.image_registry:
+            return images
+        return {service: image if _names_registry(image) else f"{self.image_registry}/{image}"
+                for service, image in images.items()}  # fmt: skip
+
+    @property
+    def registry_login(self) -> RegistryLogin | None:
+        """The pulls' login: to wipp:imageRegistry's server, or Docker Hub's without one."""
+        if self.registry_password is None:
+            return None
+        server = self.image_registry.split("/", 1)[0] or "docker.io"
+        return RegistryLogin(server=server, user=self.registry_user, password=self.registry_password)
 
     def connection(self, host: Host) -> HostConnection:
         """How commands reach `host`; only a local host uses wipp:dockerHost for its scripts."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pulumi
@@ -16,6 +16,9 @@ from .host_command import HostConnection, host_command
 from .scripts import render
 from .wipp import SERVICE_MOUNTS, SERVICE_NAMES
 
+# How often the wait prints the newest task's state, and how many failed tasks in a row end it.
+PROGRESS_EVERY_S = 30
+FAILED_IN_A_ROW = 3
 # How long a new task must run before the swarm counts an update of it as good; a task that
 # fails sooner makes the swarm roll the service back on its own (Docker's default period).
 UPDATE_MONITOR = "5s"
@@ -25,7 +28,8 @@ MountArgs = TypeVar("MountArgs", docker.ServiceTaskSpecContainerSpecMountArgs, d
 
 @dataclass
 class WippServicesArgs:
-    images: dict[str, str]
+    # What each service runs: name:tag@sha256:… as the first manager's pull resolved it (or the tag).
+    images: Mapping[str, pulumi.Input[str]]
     # Each service's arguments, placeholders already filled in.
     arguments: dict[str, list[str]]
     mount_targets: dict[str, str]
@@ -44,6 +48,9 @@ class WippServicesArgs:
     # wipp:bindAddress: the web workload runs as a container whose ports listen on this address only
     # (a swarm service cannot publish on one address).
     bind_address: str | None = None
+    # Each service's image pulls (ImagePulls.pulls): a service waits for its own image's pulls and
+    # those of every service after it, so an upgrade pulls everything before it touches anything.
+    image_pulls: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
 
 
 class WippServices(pulumi.ComponentResource):
@@ -64,8 +71,9 @@ class WippServices(pulumi.ComponentResource):
         self._args = args
         self.services = {}
         previous: list[pulumi.Resource] = []
-        for service in SERVICE_NAMES:  # the seed's start order
-            created = self._service(service, depends_on=previous)
+        for position, service in enumerate(SERVICE_NAMES):  # the seed's start order
+            pulled = [pull for later in SERVICE_NAMES[position:] for pull in args.image_pulls.get(later, [])]
+            created = self._service(service, depends_on=previous + pulled)
             self.services[service] = created
             previous = [created if isinstance(created, docker.Container) else self._running(service, created)]
         self.register_outputs({key: svc.id for key, svc in self.services.items()})
@@ -99,7 +107,6 @@ class WippServices(pulumi.ComponentResource):
         """The wait until `service` runs its image: a command whose script changes with the service."""
         args = self._args
         spec = pulumi.Output.all(
-            args.images[service],
             args.arguments[service],
             [(args.mount_sources[key], args.mount_targets[key]) for key in SERVICE_MOUNTS[service]],
             args.network_id,
@@ -110,22 +117,24 @@ class WippServices(pulumi.ComponentResource):
         )
 
         def script(values: list[Any]) -> str:
-            service_id, spec_values = values
+            service_id, image, spec_values = values
             return render(
                 "service-running.sh",
                 args.manager.docker_host,
                 SERVICE=service,
-                IMAGE=args.images[service],
+                IMAGE=image,
                 TIMEOUT_S=str(max(1, round(milliseconds(args.converge_timeout) / 1000))),
                 INTERVAL_S=f"{milliseconds(args.converge_interval) / 1000:g}",
+                PROGRESS_S=str(PROGRESS_EVERY_S),
+                FAILED_IN_A_ROW=str(FAILED_IN_A_ROW),
                 SERVICE_ID=service_id,
-                SPEC_DIGEST=hashlib.sha256(json.dumps(spec_values, sort_keys=True).encode()).hexdigest()[:16],
+                SPEC_DIGEST=hashlib.sha256(json.dumps([image, *spec_values], sort_keys=True).encode()).hexdigest()[:16],
             )
 
         return host_command(
             f"{service}-running",
             args.manager,
-            create=pulumi.Output.all(created.id, spec).apply(script),
+            create=pulumi.Output.all(created.id, args.images[service], spec).apply(script),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[created]),
         )
 

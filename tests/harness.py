@@ -26,6 +26,7 @@ from components.scripts import COMMON
 REPO = Path(__file__).resolve().parents[1]
 FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-test-key\n-----END OPENSSH PRIVATE KEY-----"
 DELETE = object()  # an override value that removes the key
+SECRET_KEYS = ("wipp:sshPrivateKey", "wipp:registryPassword")  # set with `config set --secret`, as the README says
 # Pulumi.multi.yaml ships documentation addresses (192.0.2.0/24), which preview refuses on purpose;
 # the tests run the multi stack as an administrator would, with the hosts' real addresses set.
 MULTI_REAL_ADDRESSES = {"192.0.2.10": "10.20.0.10", "192.0.2.11": "10.20.0.11", "192.0.2.12": "10.20.0.12",
@@ -34,6 +35,11 @@ MULTI_REAL_ADDRESSES = {"192.0.2.10": "10.20.0.10", "192.0.2.11": "10.20.0.11", 
 # What the mocked shared-folders.sh `create` prints: the stamp it wrote (the stack's tag, a token).
 SHARED_STAMP = "wipp:multi:0123456789abcdef0123456789abcdef"
 PREFLIGHT_FINDINGS = {"docker": "20.10.24", "swarm": "none", "memoryMb": 32000, "diskFreeGb": 200, "warnings": ""}
+
+
+def mock_digest(image: str) -> str:
+    """The digest the mocked image-pull.sh reports for `image` (a sha256 of its name, as a registry's would look)."""
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 
 def fake_host_key(address: str) -> str:
@@ -142,6 +148,9 @@ class WippMocks(pulumi.runtime.Mocks):
                 state["stdout"] = f"SWMTKN-1-test-{role}-token"
             elif "docker swarm init" in create or "docker swarm join " in create:
                 state["stdout"] = f"node-{args.name}"
+            elif "PINNED" in script_variables(create):  # image-pull.sh: the first manager prints the pinned image
+                pull = script_variables(create)
+                state["stdout"] = "" if pull["PINNED"] else f"{pull['IMAGE']}@{mock_digest(pull['IMAGE'])}\n"
             elif "MIN_DISK_GB" in script_variables(create):
                 state["stdout"] = json.dumps(PREFLIGHT_FINDINGS) + "\n"
             elif script_variables(create).get("MODE") == "create" and "FOLDERS" in script_variables(create):
@@ -208,10 +217,12 @@ def run_program(
     preview: bool = False,
     record_into: Deployment | None = None,
     fill_host_keys: bool = True,
+    secret_keys: tuple[str, ...] = SECRET_KEYS,
 ) -> Deployment:
     """Runs the program for `stack` under mocks; raises what the program raises.
 
-    `record_into` receives the registrations even when the program raises.
+    `record_into` receives the registrations even when the program raises; `secret_keys` are
+    the keys the CLI passes as secrets.
     """
     config = stack_config(stack, overrides, fill_host_keys)
     monitor = RecordingMonitor(WippMocks())
@@ -220,7 +231,7 @@ def run_program(
     pulumi.runtime.set_mocks(WippMocks(), project="wipp", stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(
         {key: _as_config_string(value) for key, value in config.items()},
-        [key for key in config if key == "wipp:sshPrivateKey"],
+        [key for key in config if key in secret_keys],
     )
     deployment = monitor.deployment
 

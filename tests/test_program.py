@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from harness import FAKE_SSH_KEY, run_program
+from harness import FAKE_SSH_KEY, mock_digest, run_program
 
-from components import firewall, network, services, storage, swarm
+from components import firewall, images, network, services, storage, swarm
 from components.wipp import SERVICE_NAMES
 
 
@@ -21,7 +21,8 @@ def test_outputs(stack: str) -> None:
     assert deployment.outputs["dashboardUrl"] == f"https://{address}:15005"
     assert deployment.outputs["managerAddress"] == address
     assert deployment.outputs["services"] == {s: s for s in SERVICE_NAMES}
-    assert deployment.outputs["images"]["exec"] == "wipp/wipp_executor:2.2.0"
+    # Each service's image with the digest the first manager's pull resolved.
+    assert deployment.outputs["images"]["exec"] == f"wipp/wipp_executor:2.2.0@{mock_digest('wipp/wipp_executor:2.2.0')}"
     assert len(deployment.outputs["nodes"]) == (1 if stack == "single" else 3)
 
 
@@ -67,6 +68,7 @@ def test_components_have_type_tokens_and_children() -> None:
         "storage": "wipp:storage:WippStorage",
         "services": "wipp:services:WippServices",
         "preflight": "wipp:preflight:Preflight",
+        "images": "wipp:images:ImagePulls",
     }
     assert deployment.named("mongodb").parent == deployment.named("services").urn
     assert deployment.named("swarm-worker-token").parent == deployment.named("swarm").urn
@@ -87,6 +89,7 @@ def test_preview_registers_the_same_resources() -> None:
 def test_components_get_only_what_they_use_and_main_alone_reads_the_settings() -> None:
     for args in (
         firewall.HostFirewallArgs,
+        images.ImagePullsArgs,
         network.OverlayNetworkArgs,
         services.WippServicesArgs,
         storage.WippStorageArgs,
@@ -94,6 +97,6 @@ def test_components_get_only_what_they_use_and_main_alone_reads_the_settings() -
     ):
         for field in dataclasses.fields(args):
             assert "Settings" not in str(field.type), f"{args.__name__}.{field.name} carries the whole settings"
-    for module in (firewall, network, services, storage, swarm):
+    for module in (firewall, images, network, services, storage, swarm):
         source = Path(str(module.__file__)).read_text()
         assert "settings" not in source.lower(), f"{module.__name__} reads the settings"
