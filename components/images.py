@@ -66,10 +66,11 @@ class ImagePulls(pulumi.ComponentResource):
     ) -> pulumi.CustomResource:
         login = self._args.login
         variables = {"HOST_NAME": host.host_name, "IMAGE": image, "REGISTRY": "", "LOGIN": "false"}
-        stdin = None
+        stdin: pulumi.Output[str] | None = None
         if login is not None:
             variables.update(REGISTRY=login.server, LOGIN="true")
-            stdin = pulumi.Output.secret(pulumi.Output.concat(login.user, "\n", login.password, "\n"))
+            stdin = pulumi.Output.concat(login.user, "\n", login.password, "\n")
+            stdin = pulumi.Output.secret(stdin)  # type: ignore[arg-type]
 
         def script(pin: str) -> str:
             return render("image-pull.sh", host.docker_host, **variables, PINNED=pin)

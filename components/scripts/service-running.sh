@@ -7,7 +7,7 @@
 # Succeeds when: the service's spec has IMAGE, no update of it is in flight, and a task
 # with IMAGE is running (and none on another image is meant to run).
 # Fails, naming the service and the image, when: the swarm rolled the update back (the
-# spec is no longer IMAGE), the update paused, FAILED_IN_A_ROW tasks on IMAGE failed one
+# spec is no longer IMAGE, or its update status says so), the update paused, FAILED_IN_A_ROW tasks on IMAGE failed one
 # after another since the wait began (with the newest task's error), or nothing runs
 # within TIMEOUT_S. Every PROGRESS_S it prints the newest task's state.
 # Input variables: SERVICE, IMAGE, TIMEOUT_S, INTERVAL_S, PROGRESS_S, FAILED_IN_A_ROW,
@@ -54,6 +54,8 @@ look() {
     case "$state" in
         paused | rollback_paused) echo "paused:${update#*|}"; return 0 ;;
         updating | rollback_started) echo waiting; return 0 ;;
+        # The spec changed only in what is not the image (arguments, mounts): rolled back all the same.
+        rollback_completed) echo "rolled-back:${image%%@*}"; return 0 ;;
     esac
     # Tasks meant to run: how many run IMAGE, and how many are on another image; and how many
     # tasks on IMAGE failed in a row, newest first, since the wait began.
@@ -104,7 +106,7 @@ while :; do
             ;;
         rolled-back:*)
             reason=$(task_error)
-            fail "the update to $IMAGE failed${reason:+ ($reason)}, so the swarm rolled it back: it runs ${seen#rolled-back:} again, and the services after it were not updated. Fix the image or wipp:version, then run pulumi up again."
+            fail "the update to $IMAGE failed${reason:+ ($reason)}, so the swarm rolled it back: it runs its previous spec (${seen#rolled-back:}) again, and the services after it were not updated. Fix the image, wipp:version or the service's settings, then run pulumi up again."
             ;;
         paused:*)
             fail "the update to $IMAGE paused: ${seen#paused:}"

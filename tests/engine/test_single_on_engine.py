@@ -35,7 +35,11 @@ from single_stack import (
 from components.wipp import SEED_VOLUME_NAMES, SERVICE_NAMES
 
 BASE = {"version": "2.2.0", "memory": "4G"}
-UPGRADED = {name: "update" for service in ("master", "wipp", "exec") for name in (service, f"{service}-running")}
+UPGRADED = {
+    name: "update"
+    for service in ("master", "wipp", "exec")
+    for name in (f"images-{service}-wipp-host", service, f"{service}-running")
+}
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +109,11 @@ def test_a_new_stack_previews_exactly_its_creates_then_comes_up_in_order(
     assert outputs["nodes"] == [{"name": "wipp-host", "address": manager.address, "role": "manager", "nodeId": node_id}]
     assert outputs["storage"] == {"mode": "volume", "sources": SEED_VOLUME_NAMES}
     assert outputs["preflight"]["wipp-host"]["swarm"] in ("none", "this")
-    assert outputs["images"]["exec"] == "wipp/wipp_executor:2.2.0"
+    # Each service runs what its pull resolved (name:tag@digest from a registry, the tag for an imported image).
+    assert outputs["images"] == {
+        name: services[name]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] for name in SERVICE_NAMES
+    }
+    assert outputs["images"]["exec"].startswith("wipp/wipp_executor:2.2.0")
 
     fresh.preview("--expect-no-changes")
     fresh.refresh("--expect-no-changes")
@@ -239,19 +247,37 @@ def test_renaming_the_network_moves_every_service_in_one_up(deployed: PulumiProj
     assert not manager.engine.network_exists("wippnet2")
 
 
-def test_an_upgrade_to_a_missing_image_rolls_back_and_says_which_service(
+def test_an_upgrade_to_a_missing_image_stops_at_its_pull_before_any_service_changes(
     deployed: PulumiProject, manager: EngineHost
 ) -> None:
-    before = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    before = {name: service["Version"]["Index"] for name, service in manager.engine.services().items()}
     deployed.set_config(on_private_engine(manager, **{**BASE, "version": "9.9.9-missing"}))
     with SilenceMeter(manager) as meter:
         failed = deployed.up(check=False)
     assert failed.returncode != 0
-    message = "service master: the update to wipp/wipp_master:9.9.9-missing failed"
-    assert message in failed.output and "rolled it back" in failed.output, failed.output
-    # The swarm put the service back on the image it ran; WIPP answered throughout.
-    spec = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
-    assert spec == before
+    # The pull names the host, the image and the registry's (here: the engine's) reason; no service was touched.
+    assert "pull: wipp-host: cannot pull wipp/wipp_master:9.9.9-missing: " in failed.output, failed.output
+    assert "no service was changed" in failed.output
+    assert {name: service["Version"]["Index"] for name, service in manager.engine.services().items()} == before
+    assert not {op for name, op in failed.operations().items() if name in SERVICE_NAMES} - {"same"}
+    assert meter.polls > 10 and meter.silent_seconds == 0.0
+    deploy(deployed, manager)
+    deployed.preview("--expect-no-changes")
+
+
+def test_an_update_whose_task_dies_rolls_back_and_says_which_service(
+    deployed: PulumiProject, manager: EngineHost
+) -> None:
+    before = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]
+    # The master stand-in exits at once on any argument but -m: the new task dies, the swarm rolls back.
+    deployed.set_config(on_private_engine(manager, **{**BASE, "serviceArgs": {"master": ["--not-m"]}}))
+    with SilenceMeter(manager) as meter:
+        failed = deployed.up(check=False)
+    assert failed.returncode != 0
+    assert "service master: the update to wipp/wipp_master:2.2.0" in failed.output, failed.output
+    assert "so the swarm rolled it back" in failed.output and "the services after it were not updated" in failed.output
+    spec = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert spec.get("Args") == before.get("Args") == ["-m"]
     assert meter.polls > 10 and meter.silent_seconds == 0.0
     wait_until(lambda: manager.engine.running_tasks("master") == 1, 60, 0.2, "master running after the rollback")
     deploy(deployed, manager)
