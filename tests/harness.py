@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.settings import get_root_resource
 
+from components.host_command import RUNNER_PATTERN
 from components.scripts import COMMON
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +101,7 @@ class Registered:
     type: str
     name: str
     urn: str
-    inputs: dict[str, Any]
+    inputs: dict[str, Any]  # a host command's as the host sees them (`host_view`): create is the script
     dependencies: list[str]
     parent: str
     provider: str
@@ -136,13 +137,26 @@ class Deployment:
         return next(r for r in self.resources if r.urn == urn)
 
 
+def host_view(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A host command's inputs as the host sees them: `create` is the script the fixed runner reads off
+    stdin (`components.host_command.RUNNER`), `stdin` what follows it (the secret, if any)."""
+    runner = RUNNER_PATTERN.fullmatch(str(inputs.get("create", "")))
+    if runner is None:
+        return inputs
+    count, data = int(runner.group(1)), str(inputs.get("stdin", "")).encode()
+    view = {**inputs, "create": data[:count].decode(), "stdin": data[count:].decode()}
+    if not view["stdin"]:
+        del view["stdin"]
+    return view
+
+
 class WippMocks(pulumi.runtime.Mocks):
     """Plays the providers: commands print what the real scripts print."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
         if args.typ.startswith("command:"):
-            create = args.inputs.get("create", "")
+            create = host_view(_plain(dict(args.inputs))).get("create", "")
             if "docker swarm join-token" in create:
                 role = "worker" if "ROLE='worker'" in create or "ROLE=worker" in create else "manager"
                 state["stdout"] = f"SWMTKN-1-test-{role}-token"
@@ -195,7 +209,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)),
+                    inputs=host_view(_plain(rpc.deserialize_properties(request.object, keep_unknowns=True))),
                     dependencies=list(request.dependencies),
                     parent=request.parent,
                     provider=request.provider,

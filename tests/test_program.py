@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
 from harness import FAKE_SSH_KEY, mock_digest, run_program
 
 from components import firewall, images, network, services, storage, swarm
+from components.host_command import RUNNER_PATTERN
+from components.scripts import COMMON
 from components.wipp import SERVICE_NAMES
 
 
@@ -100,3 +103,23 @@ def test_components_get_only_what_they_use_and_main_alone_reads_the_settings() -
     for module in (firewall, images, network, services, storage, swarm):
         source = Path(str(module.__file__)).read_text()
         assert "settings" not in source.lower(), f"{module.__name__} reads the settings"
+
+
+@pytest.mark.parametrize("stack", ["single", "multi"])
+def test_every_host_command_runs_its_script_from_stdin_behind_one_short_line(stack: str) -> None:
+    """pulumi-command's error quotes the command it ran (three times in the CLI's output): one short line."""
+    deployment = run_program(stack)
+    commands = [r for r in deployment.resources if r.type.startswith("command:")]
+    assert commands
+    for command in commands:
+        wire = json_format.MessageToDict(command.raw_inputs)
+        runner = wire["create"]
+        assert isinstance(runner, str) and len(runner) < 80, (command.name, runner)
+        assert RUNNER_PATTERN.fullmatch(runner), runner
+        # The host sees the script (the harness's view), then whatever secret follows it.
+        assert COMMON.read_text() in command.inputs["create"]
+        assert int(RUNNER_PATTERN.fullmatch(runner).group(1)) == len(command.inputs["create"].encode())
+    joins = [c for c in commands if c.name.startswith("swarm-join-")]
+    for join in joins:  # a secret after the script makes the whole stdin secret, never the runner
+        assert "stdin" in join.secret_inputs() and "create" not in join.secret_inputs()
+    assert bool(joins) == (stack == "multi")

@@ -24,6 +24,7 @@ def test_every_script_is_shipped() -> None:
     assert SCRIPTS == [
         "firewall-published-ports.sh",
         "firewall-swarm-ports.sh",
+        "image-pull.sh",
         "preflight.sh",
         "service-running.sh",
         "shared-folders.sh",
@@ -61,6 +62,7 @@ STUBBED = ("docker", "ufw", "iptables", "ip6tables", "ss", "systemctl", "mkdir",
 UNSET = {
     "firewall-published-ports.sh": ("firewall-wipp-host-published-ports", "SOURCES", "active", "iptables -w -I"),
     "firewall-swarm-ports.sh": ("firewall-wipp-host-swarm-ports", "SOURCES", "active", "ufw deny"),
+    "image-pull.sh": ("images-wipp-wipp-host", "IMAGE", "active", "docker pull"),
     "preflight.sh": ("preflight-wipp-host", "MIN_DISK_GB", "inactive", "exit 0"),
     "service-running.sh": ("mongodb-running", "SERVICE", "active", ""),  # changes nothing, either way
     "shared-folders.sh": ("", "OWNER", "active", "rm -rf --"),
@@ -70,7 +72,18 @@ UNSET = {
     "swarm-roles.sh": ("swarm-roles", "ROLES", "active", "exit 0"),
     "swarm-token.sh": ("swarm-worker-token", "ROLE", "active", "docker swarm join-token --quiet"),
 }
-CHANGES = ("iptables -w -I", "iptables -w -D", "ufw ", "mkdir", "tee", "chown", "chmod", "rm ", "docker swarm")
+CHANGES = (
+    "iptables -w -I",
+    "iptables -w -D",
+    "ufw ",
+    "mkdir",
+    "tee",
+    "chown",
+    "chmod",
+    "rm ",
+    "docker swarm",
+    "docker pull",
+)
 
 
 def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:

@@ -7,6 +7,9 @@ Each test starts from the state it needs (`deployed` brings the stack to its bas
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -258,6 +261,10 @@ def test_an_upgrade_to_a_missing_image_stops_at_its_pull_before_any_service_chan
     # The pull names the host, the image and the registry's (here: the engine's) reason; no service was touched.
     assert "pull: wipp-host: cannot pull wipp/wipp_master:9.9.9-missing: " in failed.output, failed.output
     assert "no service was changed" in failed.output
+    # One screen: the command pulumi-command quotes is the one-line runner, not the ~5 KB script.
+    assert "image_canonical()" not in failed.output and "set -eu" not in failed.output
+    quoted = [line for line in failed.output.splitlines() if "error: exit status 1: running" in line]
+    assert quoted and all(len(line) < 240 for line in quoted), quoted
     assert {name: service["Version"]["Index"] for name, service in manager.engine.services().items()} == before
     assert not {op for name, op in failed.operations().items() if name in SERVICE_NAMES} - {"same"}
     assert meter.polls > 10 and meter.silent_seconds == 0.0
@@ -282,3 +289,46 @@ def test_an_update_whose_task_dies_rolls_back_and_says_which_service(
     wait_until(lambda: manager.engine.running_tasks("master") == 1, 60, 0.2, "master running after the rollback")
     deploy(deployed, manager)
     deployed.preview("--expect-no-changes")
+
+
+HOLD_PORT = """
+import socket, sys, time
+deadline = time.monotonic() + 30
+while True:  # the old wipp task's port goes a moment after the service does
+    try:
+        held = socket.create_server(("0.0.0.0", int(sys.argv[1])))
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.2)
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_task_that_can_never_start_ends_the_wait_with_its_error(deployed: PulumiProject, manager: EngineHost) -> None:
+    # wipp created again while another program holds its web port: each task fails to bind it.
+    manager.engine.request("DELETE", "/services/wipp")
+    deployed.refresh()
+    prefix = ["nsenter", f"--net={manager.engine.netns}"] if manager.engine.netns else []
+    holder = subprocess.Popen(
+        [*prefix, sys.executable, "-c", HOLD_PORT, str(WEB_PORT)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        failed = deployed.up(check=False)
+        took = time.monotonic() - started
+        print(f"a task that can never start: up failed after {took:.1f} s (wipp:convergeTimeout 20m)")
+        assert failed.returncode != 0
+        assert "service wipp: its task on wipp/wipp:2.2.0" in failed.output, failed.output
+        assert "failed 3 times in a row, the last with: " in failed.output
+        assert "address already in use" in failed.output
+        assert "wipp:convergeTimeout" not in failed.output  # the fast end, not the timeout
+        assert "exec" not in {n for n, op in failed.operations().items() if op != "same"}
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    deploy(deployed, manager)  # the port free again: the same up brings wipp back
+    wait_for_web(manager)
