@@ -9,7 +9,6 @@ from typing import Any
 import pulumi
 import pulumi_command as command
 
-
 # What pulumi-command runs for `create`: it reads the script (its first COUNT bytes of stdin, one byte at
 # a time, so nothing after it is consumed) and runs it; what follows on stdin (a secret) is left to the
 # script. pulumi-command puts the command it ran into its error message, three times in the CLI's
