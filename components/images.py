@@ -16,6 +16,25 @@ from .host_command import HostConnection, host_command
 from .scripts import render
 
 
+def familiar(reference: str) -> str:
+    """`reference` as the Docker client hands it to the swarm, so the provider's read-back equals it.
+
+    The client (moby's ServiceCreate/ServiceUpdate, imageWithTagString) stores every image in its
+    familiar form: no docker.io/ or library/, :latest where neither tag nor digest is given
+    (docker.io/library/mongo:3.4 -> mongo:3.4, mongo -> mongo:latest).
+    """
+    name, at, digest = reference.partition("@")
+    path, tag = name, ""
+    if ":" in name.rsplit("/", 1)[-1]:
+        path, tag = name.rsplit(":", 1)
+    first, slash, rest = path.partition("/")
+    if slash and first in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        path = rest.removeprefix("library/") if rest.count("/") == 1 else rest
+    if not tag and not digest:
+        tag = "latest"
+    return path + (f":{tag}" if tag else "") + (f"@{digest}" if at else "")
+
+
 @dataclass(frozen=True)
 class RegistryLogin:
     """Credentials for the pulls: the registry server (docker.io for Docker Hub), a user and a secret."""
@@ -48,7 +67,7 @@ class ImagePulls(pulumi.ComponentResource):
         self.pulls = {}
         for service, image in args.images.items():
             first = self._pull(f"{name}-{service}-{args.first_manager.host_name}", args.first_manager, image, "")
-            self.pinned[service] = first.stdout.apply(str.strip)
+            self.pinned[service] = first.stdout.apply(lambda out: familiar(out.strip()))
             others = [
                 self._pull(f"{name}-{service}-{host.host_name}", host, image, self.pinned[service], depends_on=[first])
                 for host in args.other_hosts.get(service, [])

@@ -6,6 +6,7 @@ import json
 
 from harness import Deployment, mock_digest, run_program, script_variables
 
+from components.images import familiar
 from components.wipp import SERVICE_NAMES as ORDER
 
 CONFIGURED = {
@@ -114,3 +115,24 @@ def test_registry_credentials_travel_only_as_a_secret_on_the_pulls_stdin() -> No
     # Without imageRegistry the pulls log in to Docker Hub.
     hub = run_program("single", {"registryUser": "lab-puller", "registryPassword": "s3cret-pw"})
     assert _pull(hub, "mongodb", "wipp-host")["REGISTRY"] == "docker.io"
+
+
+def test_services_get_the_image_in_the_docker_clients_familiar_form() -> None:
+    """The client stores docker.io/library/mongo:3.4 as mongo:3.4: the service's input must read back equal."""
+    for configured, runs in {
+        "docker.io/library/mongo:3.4": "mongo:3.4",
+        "index.docker.io/library/mongo:3.4": "mongo:3.4",
+        "docker.io/bitnami/mongodb:3.4": "bitnami/mongodb:3.4",
+        "registry.lab:5000/mongo:3.4": "registry.lab:5000/mongo:3.4",
+        "mongo": "mongo",  # with a digest, Docker adds no tag
+    }.items():
+        deployment = run_program("single", {"mongoImage": configured})
+        assert _pull(deployment, "mongodb", "wipp-host")["IMAGE"] == configured  # pulled as configured
+        spec = deployment.named("mongodb").inputs["taskSpec"]["containerSpec"]["image"]
+        assert spec == f"{runs}@{mock_digest(configured)}", configured
+    # Without a registry digest (an image loaded by hand) the tag is explicit, as Docker makes it.
+    assert [familiar(r) for r in ("mongo", "docker.io/library/mongo", "localhost/x")] == [
+        "mongo:latest",
+        "mongo:latest",
+        "localhost/x:latest",
+    ]
