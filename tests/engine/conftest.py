@@ -11,12 +11,13 @@ missing engine is a failure.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 
 import pytest
 import standin_images
-from docker_api import Engine, run_script
+from docker_api import run_script
 from engine_hosts import EngineHost, host_from_environment
 from prerequisites import require_root, skip_or_fail
 from program_commands import swarm_init
@@ -67,6 +68,27 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 
 @pytest.fixture(scope="session")
+def login_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A lab's own registry that requires a login (htpasswd, bcrypt; plain HTTP: the engines list it
+    with --insecure-registry), on the lan's bridge at WIPP_TEST_LOGIN_REGISTRY_ADDR. The stand-ins
+    are in it under their names as written (`mongo:3.4`, `wipp/wipp:2.2.0`: pull them as
+    `<address>:5000/<name>`). `registry.credentials` is (user, password), the password new each session.
+    """
+    require_root("a registry in a network namespace of its own")
+    lan = os.environ.get("WIPP_TEST_LAN_NETNS")
+    if not lan:
+        skip_or_fail("no test lan (WIPP_TEST_LAN_NETNS unset): run `bash .ci/run` as root")
+    made = Registry.start(tmp_path_factory.mktemp("login-registry"), ("wipp-lab", secrets.token_urlsafe(18)))
+    try:
+        made.connect(lan, os.environ["WIPP_TEST_LOGIN_REGISTRY_ADDR"], bridge=os.environ["WIPP_TEST_LAN_BRIDGE"])
+        standin_images.push(made, tmp_path_factory.mktemp("login-standins"), VERSIONS, "mongo:3.4", as_mirror=False)
+        yield made
+    finally:
+        made.stop()
+        shutil.rmtree(made.storage, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def images(
     registry: Registry, manager: EngineHost, worker: EngineHost, tmp_path_factory: pytest.TempPathFactory
 ) -> list[str]:
@@ -75,15 +97,8 @@ def images(
     them makes its engines pull them, as a user's hosts do."""
     tags = standin_images.push(registry, tmp_path_factory.mktemp("standins"), VERSIONS, "mongo:3.4")
     for host in (manager, worker):
-        remove_local_images(host.engine, tags)
+        standin_images.remove_local(host.engine, tags)
     return tags
-
-
-def remove_local_images(engine: Engine, tags: list[str]) -> None:
-    """Removes these tags from the engine, unless a container still uses one (then it says which)."""
-    present = [tag for tag in tags if engine.cli("image", "inspect", tag, check=False).returncode == 0]
-    if present:
-        engine.cli("image", "rm", *present)
 
 
 @pytest.fixture(scope="session")

@@ -301,6 +301,10 @@ class Registry:
         spec = {"repository": repository, "tag": tag, "layers": [str(p) for p in layers], "config": config}
         return self._client("push", json.dumps(spec)).stdout.strip()
 
+    def has(self, repository: str, tag: str) -> bool:
+        """Whether `repository:tag` is in the registry (its manifest answers)."""
+        return self._client("has", json.dumps({"repository": repository, "tag": tag}), check=False).returncode == 0
+
     def delete_tag(self, repository: str, tag: str) -> None:
         """Removes `repository:tag` from the registry (its manifest), so a pull of it fails as unknown."""
         self._client("delete", json.dumps({"repository": repository, "tag": tag}))
@@ -420,6 +424,12 @@ def _main(command: str, argument: str) -> None:
             raise SystemExit(f"GET /v2/: {status}")
     elif command == "push":
         print(client.push(json.loads(argument)))
+    elif command == "has":
+        spec = json.loads(argument)
+        path = f"/v2/{spec['repository']}/manifests/{spec['tag']}"
+        status, _, _ = client.request("HEAD", path, headers={"Accept": OCI_MANIFEST})
+        if status != 200:
+            raise SystemExit(f"{spec['repository']}:{spec['tag']}: {status}")
     elif command == "delete":
         client.delete(json.loads(argument))
     else:

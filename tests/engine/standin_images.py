@@ -96,18 +96,33 @@ def build(engine: Engine, workdir: Path, versions: tuple[str, ...], mongo_image:
     return list(images)
 
 
+def remove_local(engine: Engine, tags: list[str]) -> None:
+    """Removes these tags from the engine, so the next use pulls; fails naming the container
+    when one still uses an image."""
+    present = [tag for tag in tags if engine.cli("image", "inspect", tag, check=False).returncode == 0]
+    if present:
+        engine.cli("image", "rm", *present)
+
+
 def hub_repository(image: str) -> tuple[str, str]:
     """A Docker Hub name as a registry stores it: `mongo:3.4` is ("library/mongo", "3.4")."""
     name, tag = image.rsplit(":", 1)
     return (name if "/" in name else f"library/{name}"), tag
 
 
-def push(registry: Registry, workdir: Path, versions: tuple[str, ...], mongo_image: str) -> list[str]:
-    """Pushes one image per tag into `registry` under its Docker Hub name; the tags (as the program names them)."""
+def push(
+    registry: Registry, workdir: Path, versions: tuple[str, ...], mongo_image: str, as_mirror: bool = True
+) -> list[str]:
+    """Pushes one image per tag into `registry`; the tags (as the program names them).
+
+    As a Docker Hub mirror holds them (`library/mongo`), or, with `as_mirror=False`, as a lab
+    pushes them into its own registry: under the names as written (`mongo`, `wipp/wipp`).
+    """
     tarball = root_filesystem(workdir)
     images = wanted(versions, mongo_image)
     for tag, (script, version) in images.items():
-        registry.push(*hub_repository(tag), [tarball], _config(script, version))
+        repository, version_tag = hub_repository(tag) if as_mirror else tag.rsplit(":", 1)
+        registry.push(repository, version_tag, [tarball], _config(script, version))
     return list(images)
 
 

@@ -1,10 +1,17 @@
 """Bring-up and upgrade times of the program against NIST's own way, in one run. Reported, never asserted.
 
-Both start from an engine in no swarm, with no volumes, the stand-in images already loaded:
+Both start from an engine in no swarm, with no volumes:
 - the program: `pulumi up` of the single stack at 2.1.0, then the upgrade to 2.2.0 (`pulumi up`);
 - NIST's way, as the seed's setup.sh does it: `docker swarm init`, the overlay network, then each
   service created and `docker service ls` polled every 5 s until it shows 1/1; the upgrade as
   NIST's page says: `docker service rm` of the four services, then the same deployment again.
+
+Twice: without pulls (the small stand-ins pulled onto the engine beforehand), and with pulls:
+padded stand-ins (wipp/wipp about 420 MB, the others about 106 MB, incompressible, different per
+image and version) that only the registry has, its side of the link shaped to 100 Mbit/s, so
+each bring-up and upgrade pulls over the link as a lab's hosts pull from Docker Hub or a mirror.
+The padded images carry tags of their own (`2.1.0-padded`, `2.2.0-padded`, `mongo:3.4-padded`):
+the other engine tests keep the small stand-ins under the real tags in the same registry.
 """
 
 from __future__ import annotations
@@ -12,12 +19,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
+import standin_images
 from docker_api import wait_until
 from engine_hosts import EngineHost
 from harness import Deployment, run_program
 from pulumi_cli import PulumiHome, PulumiProject, Timed
+from registry import Registry
 from single_stack import (
     VOLUMES,
     SilenceMeter,
@@ -33,6 +43,11 @@ from components.wipp import SERVICE_NAMES
 
 SEED_POLL = 5.0  # the seed's setup script polled `docker service ls` every 5 s
 PROVIDER_READ_BACK = 2.0  # kreuzwerker's fixed wait before reading a created service or network back
+LINK_RATE = "100mbit"  # the registry's side of its link, for the timings with pulls
+MB = 1_000_000
+WIPP_SIZE, OTHER_SIZE = 420 * MB, 106 * MB  # the padded stand-ins (issue 19: 420.6 MB and 106 MB)
+PADDED_VERSIONS = ("2.1.0-padded", "2.2.0-padded")
+PADDED_MONGO = "mongo:3.4-padded"
 
 
 def _leave_swarm(manager: EngineHost) -> None:
@@ -40,6 +55,23 @@ def _leave_swarm(manager: EngineHost) -> None:
     wait_until(
         lambda: manager.engine.request("GET", "/info")["Swarm"]["LocalNodeState"] == "inactive", 60, 0.2, "swarm left"
     )
+
+
+@pytest.fixture(scope="module")
+def padded_images(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+    """The padded stand-ins, pushed into the registry only; each tag with its size in bytes."""
+    wanted = {PADDED_MONGO: ("mongodb.sh", PADDED_MONGO.rsplit(":", 1)[1], OTHER_SIZE)}
+    for version in PADDED_VERSIONS:
+        for repository, script in standin_images.ENTRYPOINTS.items():
+            wanted[f"{repository}:{version}"] = (
+                script,
+                version,
+                WIPP_SIZE if repository == "wipp/wipp" else OTHER_SIZE,
+            )
+    started = time.monotonic()
+    sizes = standin_images.push_padded(registry, tmp_path_factory.mktemp("padded"), wanted)
+    print(f"padded stand-ins pushed in {time.monotonic() - started:.1f} s: {sum(sizes.values()) / MB:.0f} MB")
+    return sizes
 
 
 @pytest.fixture(scope="module")
@@ -93,59 +125,173 @@ def _provider_floor(manager: EngineHost) -> float:
     return PROVIDER_READ_BACK + sum(max(PROVIDER_READ_BACK, _task_start_seconds(manager, s)) for s in SERVICE_NAMES)
 
 
-def test_bring_up_and_upgrade_against_nists_way(
-    timed_project: PulumiProject, manager: EngineHost, report_line: Callable[[str], None]
-) -> None:
-    config = on_private_engine(manager, version="2.1.0", leaveSwarmOnDestroy=True)
-    timed_project.set_config(config)
-    timed_project.destroy()
+@dataclass
+class Run:
+    """One program run and one NIST-way run from the same starting point, with what the registry sent."""
+
+    up: Timed
+    upgrade: Timed
+    program_silent: float
+    floor: float
+    seed_seconds: float
+    seed_upgrade_seconds: float
+    seed_silent: float
+    pulled: dict[str, dict[str, int]]  # phase -> client address -> bytes
+
+
+def _images_of(versions: tuple[str, ...], mongo_image: str) -> list[str]:
+    return list(standin_images.wanted(versions, mongo_image))
+
+
+def _served(registry: Registry | None) -> dict[str, int]:
+    return registry.bytes_served() if registry is not None else {}
+
+
+def _difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {client: sent - before.get(client, 0) for client, sent in after.items() if sent > before.get(client, 0)}
+
+
+def _run_both(
+    project: PulumiProject,
+    manager: EngineHost,
+    versions: tuple[str, str],
+    mongo_image: str,
+    registry: Registry | None = None,
+) -> Run:
+    """The program's bring-up at versions[0] and upgrade to versions[1], then NIST's way, each from
+    an engine in no swarm; with `registry`, the images are removed from the engine before each."""
+    old, new = versions
+    config = on_private_engine(manager, version=old, mongoImage=mongo_image, leaveSwarmOnDestroy=True)
+    project.set_config(config)
+    project.destroy()
     remove_volumes(manager, VOLUMES)
     _leave_swarm(manager)
+    pulled: dict[str, dict[str, int]] = {}
+    if registry is not None:
+        standin_images.remove_local(manager.engine, _images_of(versions, mongo_image))
 
-    # The program: bring-up at 2.1.0, then the upgrade to 2.2.0.
-    up: Timed = timed_project.up()
-    wait_for_web(manager, "version=2.1.0")
+    # The program: bring-up at the old version, then the upgrade.
+    before = _served(registry)
+    up: Timed = project.up()
+    wait_for_web(manager, f"version={old}")
+    pulled["pulumi up"], before = _difference(_served(registry), before), _served(registry)
     floor = _provider_floor(manager)
-    timed_project.set_config({**config, "version": "2.2.0"})
+    project.set_config({**config, "version": new})
     with SilenceMeter(manager) as program_upgrade:
-        upgrade = timed_project.up()
-    wait_for_web(manager, "version=2.2.0")
-    timed_project.destroy()  # leaves the swarm (leaveSwarmOnDestroy)
+        upgrade = project.up()
+        wait_for_web(manager, f"version={new}")
+    pulled["pulumi up (upgrade)"] = _difference(_served(registry), before)
+    project.destroy()  # leaves the swarm (leaveSwarmOnDestroy)
     remove_volumes(manager, VOLUMES)
     assert manager.engine.request("GET", "/info")["Swarm"]["LocalNodeState"] == "inactive"
+    if registry is not None:
+        wait_until(lambda: not manager.engine.request("GET", "/containers/json?all=1"), 60, 0.2, "containers gone")
+        standin_images.remove_local(manager.engine, _images_of(versions, mongo_image))
 
     # NIST's way, from the same starting point.
     try:
+        before = _served(registry)
         started = time.monotonic()
         manager.engine.cli("swarm", "init", "--advertise-addr", manager.address, "--listen-addr", manager.address)
         manager.engine.cli("network", "create", "--driver", "overlay", "--attachable", "wippnet")
         _seed_deploy(manager, run_program("single", config))
         seed_seconds = time.monotonic() - started
-        wait_for_web(manager, "version=2.1.0")
+        wait_for_web(manager, f"version={old}")
+        pulled["setup.sh-style"], before = _difference(_served(registry), before), _served(registry)
         with SilenceMeter(manager) as seed_upgrade:
             seed_upgrade_started = time.monotonic()
             _seed_remove(manager)
-            _seed_deploy(manager, run_program("single", {**config, "version": "2.2.0"}))
-            wait_for_web(manager, "version=2.2.0")
+            _seed_deploy(manager, run_program("single", {**config, "version": new}))
+            wait_for_web(manager, f"version={new}")
             seed_upgrade_seconds = time.monotonic() - seed_upgrade_started
+        pulled["setup.sh-style (upgrade)"] = _difference(_served(registry), before)
         assert all_running(manager)
     finally:
         _seed_remove(manager)
-        wait_until(lambda: not manager.engine.request("GET", "/containers/json"), 60, 0.2, "seed containers gone")
+        wait_until(lambda: not manager.engine.request("GET", "/containers/json?all=1"), 60, 0.2, "seed containers gone")
         manager.engine.cli("network", "rm", "wippnet", check=False)
         _leave_swarm(manager)
         remove_volumes(manager, VOLUMES)
 
     # Both really ran: the program's web service answered at each version, and so did NIST's way.
     assert program_upgrade.answers and seed_upgrade.answers
+    return Run(
+        up,
+        upgrade,
+        program_upgrade.silent_seconds,
+        floor,
+        seed_seconds,
+        seed_upgrade_seconds,
+        seed_upgrade.silent_seconds,
+        pulled,
+    )
+
+
+def _timeline(timed: Timed) -> str:
+    return ", ".join(f"{name} {op} {start:.1f}-{end:.1f}" for name, (op, start, end) in timed.steps().items())
+
+
+def test_bring_up_and_upgrade_against_nists_way(
+    timed_project: PulumiProject, manager: EngineHost, images: list[str], report_line: Callable[[str], None]
+) -> None:
+    """Without pulls: the small stand-ins are on the engine before each run (pulled beforehand)."""
+    for image in _images_of(("2.1.0", "2.2.0"), "mongo:3.4"):
+        manager.engine.cli("pull", image)
+    run = _run_both(timed_project, manager, ("2.1.0", "2.2.0"), "mongo:3.4")
     report_line(
-        f"pulumi up: {up.seconds:.1f} s; setup.sh-style baseline: {seed_seconds:.1f} s; "
-        f"ratio {up.seconds / seed_seconds:.2f}; provider floor: {floor:.1f} s"
+        f"pulumi up: {run.up.seconds:.1f} s; setup.sh-style baseline: {run.seed_seconds:.1f} s; "
+        f"ratio {run.up.seconds / run.seed_seconds:.2f}; provider floor: {run.floor:.1f} s"
     )
     report_line(
-        f"upgrade downtime: {program_upgrade.silent_seconds:.1f} s; "
-        f"seed procedure: {seed_upgrade.silent_seconds:.1f} s "
-        f"(whole upgrade: pulumi up {upgrade.seconds:.1f} s, seed procedure {seed_upgrade_seconds:.1f} s)"
+        f"upgrade downtime: {run.program_silent:.1f} s; "
+        f"seed procedure: {run.seed_silent:.1f} s "
+        f"(whole upgrade: pulumi up {run.upgrade.seconds:.1f} s, seed procedure {run.seed_upgrade_seconds:.1f} s)"
     )
-    steps = ", ".join(f"{name} {op} {start:.1f}-{end:.1f}" for name, (op, start, end) in up.steps().items())
-    report_line(f"pulumi up timeline (s since the CLI started): {steps}")
+    report_line(f"pulumi up timeline (s since the CLI started): {_timeline(run.up)}")
+
+
+def test_bring_up_and_upgrade_with_pulls_over_a_100_mbit_link(
+    timed_project: PulumiProject,
+    manager: EngineHost,
+    registry: Registry,
+    padded_images: dict[str, int],
+    report_line: Callable[[str], None],
+) -> None:
+    """With pulls: padded images only in the registry, removed from the engine before each run."""
+    link = registry.links[0]
+    qdisc = link.shape(LINK_RATE)
+    try:
+        run = _run_both(timed_project, manager, PADDED_VERSIONS, PADDED_MONGO, registry)
+    finally:
+        link.unshape()
+        standin_images.remove_local(manager.engine, list(padded_images))
+    old_images = _images_of(PADDED_VERSIONS[:1], PADDED_MONGO)
+    new_images = [tag for tag in _images_of(PADDED_VERSIONS[1:], PADDED_MONGO) if tag not in old_images]
+    old_bytes = sum(padded_images[tag] for tag in old_images)
+    new_bytes = sum(padded_images[tag] for tag in new_images)
+    # Every run pulled what it runs, from the registry, onto the manager (the one host of the single stack).
+    for phase, expected in (("pulumi up", old_bytes), ("setup.sh-style", old_bytes)):
+        assert run.pulled[phase].get(manager.address, 0) >= expected, (phase, run.pulled[phase])
+    for phase in ("pulumi up (upgrade)", "setup.sh-style (upgrade)"):
+        assert run.pulled[phase].get(manager.address, 0) >= new_bytes, (phase, run.pulled[phase])
+    report_line(
+        f"registry link shaped: {qdisc}; images {old_bytes / MB:.0f} MB at {PADDED_VERSIONS[0]}, "
+        f"{new_bytes / MB:.0f} MB more at {PADDED_VERSIONS[1]}"
+    )
+    report_line(
+        f"bring-up with pulls: pulumi up {run.up.seconds:.1f} s; setup.sh-style {run.seed_seconds:.1f} s; "
+        f"ratio {run.up.seconds / run.seed_seconds:.2f}"
+    )
+    report_line(
+        f"upgrade with pulls: web silent {run.program_silent:.1f} s; "
+        f"setup.sh-style procedure silent {run.seed_silent:.1f} s; pulumi up {run.upgrade.seconds:.1f} s "
+        f"(setup.sh-style procedure {run.seed_upgrade_seconds:.1f} s)"
+    )
+    names = {manager.address: "manager"}
+    pulled = "; ".join(
+        f"{phase}: "
+        + ", ".join(f"{names.get(client, client)} {sent / MB:.1f} MB" for client, sent in sorted(clients.items()))
+        for phase, clients in run.pulled.items()
+    )
+    report_line(f"bytes each host pulled from the registry: {pulled}")
+    report_line(f"bring-up with pulls, pulumi up timeline (s since the CLI started): {_timeline(run.up)}")
