@@ -43,6 +43,12 @@ if reason=$(docker pull --quiet "$source" 2>&1 >/dev/null); then
     echo "pull: $HOST_NAME: $source pulled in $(($(date +%s) - started)) s" >&2
 else
     reason=$(printf '%s' "$reason" | tr '\n' ' ')
+    # A Docker Hub name goes to the engine's mirrors first; one they do not hold falls back to Docker
+    # Hub, and the engine reports only that last answer.
+    mirrors=$(docker info --format '{{range .RegistryConfig.Mirrors}}{{.}} {{end}}' 2>/dev/null || true)
+    case "$(image_repository "$source")" in
+        docker.io/*) [ -z "$mirrors" ] || reason="${reason% } (the engine asked its registry mirrors ${mirrors% } first, then Docker Hub; this is the last answer)" ;;
+    esac
     docker image inspect "$source" >/dev/null 2>&1 ||
         fail "cannot pull $source: ${reason% }. Check the image name and tag (wipp:version, wipp:mongoImage, wipp:imageRegistry), the registry, and the free disk at $(docker info --format '{{.DockerRootDir}}' 2>/dev/null); no service was changed."
     echo "pull: $HOST_NAME: the registry did not serve $source (${reason% }); using the copy already on this host" >&2
