@@ -11,6 +11,7 @@ import pulumi_docker as docker
 from components.backup import Backup, BackupArgs
 from components.config import load_settings
 from components.firewall import HostFirewall, HostFirewallArgs
+from components.images import ImagePulls, ImagePullsArgs
 from components.network import OverlayNetwork, OverlayNetworkArgs
 from components.ownership import StackOwnership, StackOwnershipArgs
 from components.preflight import HostCheck, Preflight, PreflightArgs
@@ -56,6 +57,23 @@ preflight = Preflight(
         publish_mode=settings.publish_mode,
         endpoint_mode=settings.endpoint_mode,
         shared_folders=list(settings.storage.sources.values()) if settings.storage.mode == "bind" else [],
+    ),
+)
+
+# Every image on every host that may run it, from right after the preflight, beside the firewall and
+# the swarm; the services run the digests the first manager's pulls resolved.
+pinned_to_manager = {"wipp"} if settings.publish_mode == "host" or settings.bind_address else set()
+images = ImagePulls(
+    "images",
+    ImagePullsArgs(
+        images=settings.images,
+        first_manager=settings.connection(manager),
+        other_hosts={
+            service: [] if service in pinned_to_manager else [settings.connection(h) for h in others]
+            for service in SERVICE_NAMES
+        },
+        login=settings.registry_login,
+        after=[preflight],
     ),
 )
 
@@ -131,7 +149,7 @@ backup = Backup(
 services = WippServices(
     "services",
     WippServicesArgs(
-        images=settings.images,
+        images=images.pinned,
         arguments={service: settings.resolved_args(service) for service in SERVICE_NAMES},
         mount_targets=dict(settings.mount_targets),
         container_ports=dict(settings.container_ports),
@@ -150,6 +168,7 @@ services = WippServices(
         owner=owner,
         names=settings.swarm_service_names,
         web_address=settings.bind_address or manager.address,
+        image_pulls=images.pulls,
     ),
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),
 )
@@ -158,7 +177,7 @@ pulumi.export("webUrl", f"http://{settings.web_host}:{settings.web_port}")
 pulumi.export("dashboardUrl", f"https://{settings.web_host}:{settings.dashboard_port}")
 pulumi.export("managerAddress", manager.address)
 pulumi.export("services", {key: svc.name for key, svc in services.services.items()})
-pulumi.export("images", settings.images)
+pulumi.export("images", images.pinned)
 pulumi.export(
     "nodes",
     [{"name": h.name, "address": h.address, "role": h.role, "nodeId": swarm.node_ids[h.name]} for h in settings.hosts],

@@ -8,6 +8,7 @@ that acts on a host goes through `host_command`, so SSH and logging are decided 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,18 @@ import pulumi_command as command
 
 # What `host_command` makes: a local command or one over SSH; both have `stdout` and `stderr`.
 HostCommand = command.local.Command | command.remote.Command
+
+# What pulumi-command runs for `create`: it reads the script (its first COUNT bytes of stdin, one byte at
+# a time, so nothing after it is consumed) and runs it; what follows on stdin (a secret) is left to the
+# script. pulumi-command puts the command it ran into its error message, three times in the CLI's
+# output: this keeps that to one line, and the script's own message comes right after it.
+RUNNER = "sh -c 'eval \"$(dd bs=1 count={count} 2>/dev/null)\"' wipp-host-script"
+RUNNER_PATTERN = re.compile(r"sh -c 'eval \"\$\(dd bs=1 count=([0-9]+) 2>/dev/null\)\"' wipp-host-script")
+
+
+def script_on_stdin(script: str, stdin: str | None) -> tuple[str, str]:
+    """The fixed `create` command for `script`, and the stdin that carries the script then `stdin`."""
+    return RUNNER.format(count=len(script.encode())), script + (stdin or "")
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ def host_command(
 
     A change of `create` re-runs `create` only (the old `delete` never runs); a
     change of `triggers` replaces the resource, so the old `delete` runs too.
+    The `create` script travels on stdin behind a fixed one-line command (RUNNER), ahead of
+    `stdin`; a secret `stdin` makes the whole stdin secret (encrypted in the state).
 
     With `secret_stdout`, stdout is stored as a secret and never logged: only
     stderr reaches the Pulumi log. Previous output is never put into the
@@ -55,10 +70,11 @@ def host_command(
     logging = command.local.Logging.STDERR if secret_stdout else command.local.Logging.STDOUT_AND_STDERR
     if secret_stdout:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["stdout"]))
+    script = pulumi.Output.from_input(create)
     common: dict[str, Any] = {
-        "create": create,
+        "create": script.apply(lambda text: script_on_stdin(text, None)[0]),  # never secret: a byte count
         "delete": delete,
-        "stdin": stdin,
+        "stdin": pulumi.Output.all(script, stdin).apply(lambda values: script_on_stdin(values[0], values[1])[1]),
         "triggers": triggers,
         "add_previous_output_in_env": False,
         "opts": opts,

@@ -25,6 +25,9 @@ from .host_command import HostConnection, host_command
 from .scripts import render
 from .wipp import SERVICE_MOUNTS, SERVICE_NAMES, STACK_LABEL
 
+# How often the wait prints the newest task's state, and how many failed tasks in a row end it.
+PROGRESS_EVERY_S = 30
+FAILED_IN_A_ROW = 3
 # How long a new task must run before the swarm counts an update of it as good; a task that
 # fails sooner makes the swarm roll the service back on its own (Docker's default period).
 UPDATE_MONITOR = "5s"
@@ -52,7 +55,8 @@ MountArgs = TypeVar("MountArgs", docker.ServiceTaskSpecContainerSpecMountArgs, d
 
 @dataclass
 class WippServicesArgs:
-    images: dict[str, str]
+    # What each service runs: name:tag@sha256:… as the first manager's pull resolved it (or the tag).
+    images: Mapping[str, pulumi.Input[str]]
     # Each service's arguments, placeholders already filled in.
     arguments: dict[str, list[str]]
     mount_targets: dict[str, str]
@@ -79,6 +83,9 @@ class WippServicesArgs:
     names: dict[str, str] = field(default_factory=lambda: {service: service for service in SERVICE_NAMES})
     # Where `web-answers` asks for the web and dashboard ports (on the first manager).
     web_address: str = "127.0.0.1"
+    # Each service's image pulls (ImagePulls.pulls): a service waits for its own image's pulls and
+    # those of every service after it, so an upgrade pulls everything before it touches anything.
+    image_pulls: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
 
 
 class WippServices(pulumi.ComponentResource):
@@ -100,8 +107,9 @@ class WippServices(pulumi.ComponentResource):
         self.services = {}
         self._specs: dict[str, dict[str, Any]] = {}
         previous: list[pulumi.Resource] = []
-        for service in SERVICE_NAMES:  # the seed's start order
-            created = self._service(service, depends_on=[*args.after, *previous])
+        for position, service in enumerate(SERVICE_NAMES):  # the seed's start order
+            pulled = [pull for later in SERVICE_NAMES[position:] for pull in args.image_pulls.get(later, [])]
+            created = self._service(service, depends_on=[*args.after, *previous, *pulled])
             self.services[service] = created
             previous = [created if isinstance(created, docker.Container) else self._running(service, created)]
         self.web_answers = self._web_answers(depends_on=previous)
@@ -148,14 +156,16 @@ class WippServices(pulumi.ComponentResource):
         args = self._args
 
         def script(values: list[Any]) -> str:
-            service_id, digest = values
+            service_id, digest, image = values
             return render(
                 "service-running.sh",
                 args.manager.docker_host,
                 SERVICE=args.names[service],
-                IMAGE=args.images[service],
+                IMAGE=image,
                 TIMEOUT_S=self._timeout_s(),
                 INTERVAL_S=f"{milliseconds(args.converge_interval) / 1000:g}",
+                PROGRESS_S=str(PROGRESS_EVERY_S),
+                FAILED_IN_A_ROW=str(FAILED_IN_A_ROW),
                 SERVICE_ID=service_id,
                 SPEC_DIGEST=digest,
             )
@@ -163,7 +173,7 @@ class WippServices(pulumi.ComponentResource):
         return host_command(
             f"{service}-running",
             args.manager,
-            create=pulumi.Output.all(created.id, self._spec_digest(service)).apply(script),
+            create=pulumi.Output.all(created.id, self._spec_digest(service), args.images[service]).apply(script),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[created]),
         )
 

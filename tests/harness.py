@@ -21,11 +21,13 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.settings import get_root_resource
 
+from components.host_command import RUNNER_PATTERN
 from components.scripts import COMMON
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-test-key\n-----END OPENSSH PRIVATE KEY-----"
 DELETE = object()  # an override value that removes the key
+SECRET_KEYS = ("wipp:sshPrivateKey", "wipp:registryPassword")  # set with `config set --secret`, as the README says
 # Pulumi.multi.yaml ships documentation addresses (192.0.2.0/24), which preview refuses on purpose;
 # the tests run the multi stack as an administrator would, with the hosts' real addresses set.
 MULTI_REAL_ADDRESSES = {"192.0.2.10": "10.20.0.10", "192.0.2.11": "10.20.0.11", "192.0.2.12": "10.20.0.12",
@@ -34,6 +36,11 @@ MULTI_REAL_ADDRESSES = {"192.0.2.10": "10.20.0.10", "192.0.2.11": "10.20.0.11", 
 # What the mocked shared-folders.sh `create` prints: the stamp it wrote (the stack's tag, a token).
 SHARED_STAMP = "wipp:multi:0123456789abcdef0123456789abcdef"
 PREFLIGHT_FINDINGS = {"docker": "20.10.24", "swarm": "none", "memoryMb": 32000, "diskFreeGb": 200, "warnings": ""}
+
+
+def mock_digest(image: str) -> str:
+    """The digest the mocked image-pull.sh reports for `image` (a sha256 of its name, as a registry's would look)."""
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 
 def fake_host_key(address: str) -> str:
@@ -94,7 +101,7 @@ class Registered:
     type: str
     name: str
     urn: str
-    inputs: dict[str, Any]
+    inputs: dict[str, Any]  # a host command's as the host sees them (`host_view`): create is the script
     dependencies: list[str]
     parent: str
     provider: str
@@ -132,6 +139,19 @@ class Deployment:
         return next(r for r in self.resources if r.urn == urn)
 
 
+def host_view(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A host command's inputs as the host sees them: `create` is the script the fixed runner reads off
+    stdin (`components.host_command.RUNNER`), `stdin` what follows it (the secret, if any)."""
+    runner = RUNNER_PATTERN.fullmatch(str(inputs.get("create", "")))
+    if runner is None:
+        return inputs
+    count, data = int(runner.group(1)), str(inputs.get("stdin", "")).encode()
+    view = {**inputs, "create": data[:count].decode(), "stdin": data[count:].decode()}
+    if not view["stdin"]:
+        del view["stdin"]
+    return view
+
+
 class WippMocks(pulumi.runtime.Mocks):
     """Plays the providers: commands print what the real scripts print.
 
@@ -147,12 +167,15 @@ class WippMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
         if args.typ.startswith("command:"):
-            create = args.inputs.get("create", "")
+            create = host_view(_plain(dict(args.inputs))).get("create", "")
             if "docker swarm join-token" in create:
                 role = "worker" if "ROLE='worker'" in create or "ROLE=worker" in create else "manager"
                 state["stdout"] = f"SWMTKN-1-test-{role}-token"
             elif "docker swarm init" in create or "docker swarm join " in create:
                 state["stdout"] = f"node-{args.name}"
+            elif "PINNED" in script_variables(create):  # image-pull.sh: the first manager prints the pinned image
+                pull = script_variables(create)
+                state["stdout"] = "" if pull["PINNED"] else f"{pull['IMAGE']}@{mock_digest(pull['IMAGE'])}\n"
             elif "MIN_DISK_GB" in script_variables(create):
                 state["stdout"] = json.dumps(PREFLIGHT_FINDINGS) + "\n"
             elif script_variables(create).get("MODE") == "create" and "FOLDERS" in script_variables(create):
@@ -202,7 +225,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)),
+                    inputs=host_view(_plain(rpc.deserialize_properties(request.object, keep_unknowns=True))),
                     dependencies=list(request.dependencies),
                     parent=request.parent,
                     provider=request.provider,
@@ -227,10 +250,12 @@ def run_program(
     fill_host_keys: bool = True,
     refusals: str = "",
     previous: dict[str, Any] | None = None,
+    secret_keys: tuple[str, ...] = SECRET_KEYS,
 ) -> Deployment:
     """Runs the program for `stack` under mocks; raises what the program raises.
 
-    `record_into` receives the registrations even when the program raises.
+    `record_into` receives the registrations even when the program raises; `secret_keys` are
+    the keys the CLI passes as secrets.
     """
     config = stack_config(stack, overrides, fill_host_keys)
     played = WippMocks(refusals, previous)
@@ -241,7 +266,7 @@ def run_program(
     pulumi.runtime.set_mocks(played, project="wipp", stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(
         {key: _as_config_string(value) for key, value in config.items()},
-        [key for key in config if key == "wipp:sshPrivateKey"],
+        [key for key in config if key in secret_keys],
     )
     deployment = monitor.deployment
 

@@ -234,6 +234,46 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ("version-with-space", "single", {"version": "2.2 .0"}, ["wipp:version", "'2.2 .0'", "image tag"]),
     ("version-with-colon", "single", {"version": "2.2.0:latest"}, ["wipp:version = '2.2.0:latest'", "image tag"]),
     ("mongo-image-bad", "single", {"mongoImage": "Mongo::3.4"}, ["wipp:mongoImage", "'Mongo::3.4'", "image reference"]),
+    (
+        "image-registry-scheme",
+        "single",
+        {"imageRegistry": "https://registry.lab"},
+        ["wipp:imageRegistry = 'https://registry.lab'", "a registry address with an optional path"],
+    ),
+    (
+        "image-registry-trailing-slash",
+        "single",
+        {"imageRegistry": "registry.lab:5000/"},
+        ["wipp:imageRegistry = 'registry.lab:5000/'", "registry.lab.example:5000"],
+    ),
+    (
+        "image-registry-uppercase-path",
+        "single",
+        {"imageRegistry": "registry.lab/Team"},
+        ["wipp:imageRegistry = 'registry.lab/Team'", "a registry address"],
+    ),
+    (
+        "registry-user-with-space",
+        "single",
+        {"registryUser": "lab user", "registryPassword": "pw"},
+        ["wipp:registryUser = 'lab user'", "no spaces or ':'"],
+    ),
+    (
+        "registry-user-without-password",
+        "single",
+        {"registryUser": "lab"},
+        [
+            "wipp:registryPassword is missing",
+            "wipp:registryUser is 'lab'",
+            "pulumi config set --secret wipp:registryPassword",
+        ],
+    ),
+    (
+        "registry-password-without-user",
+        "single",
+        {"registryPassword": "pw"},
+        ["wipp:registryPassword", "no password without wipp:registryUser"],
+    ),
     ("network-name", "single", {"network": "wipp net"}, ["wipp:network", "'wipp net'", "swarm network name"]),
     ("boolean", "single", {"manageFirewall": "yes"}, ["wipp:manageFirewall", "'yes'", "true or false"]),
     ("converge-interval", "single", {"convergeInterval": "5"}, ["wipp:convergeInterval", "'5'", "duration"]),
@@ -551,6 +591,8 @@ def test_checks_between_keys_come_with_the_keys_own_mistakes() -> None:
 STRING_FIELDS: list[tuple[str, Any]] = [
     ("version", lambda text: {"version": text}),
     ("mongoImage", lambda text: {"mongoImage": text}),
+    ("imageRegistry", lambda text: {"imageRegistry": text}),
+    ("registryUser", lambda text: {"registryUser": text, "registryPassword": "pw"}),
     ("memory", lambda text: {"memory": text}),
     ("network", lambda text: {"network": text}),
     ("publishMode", lambda text: {"publishMode": text}),
@@ -575,7 +617,8 @@ STRING_FIELDS: list[tuple[str, Any]] = [
 ]
 # A value of each field's form, so the control character is the only thing wrong.
 GOOD_TEXT = {
-    "version": "2.2.0", "mongoImage": "mongo:3.4", "memory": "4G", "network": "wippnet", "publishMode": "ingress",
+    "version": "2.2.0", "mongoImage": "mongo:3.4", "imageRegistry": "registry.lab:5000", "registryUser": "lab",
+    "memory": "4G", "network": "wippnet", "publishMode": "ingress",
     "endpointMode": "vip", "convergeInterval": "1s", "convergeTimeout": "20m", "dockerHost": "unix:///run/d.sock",
     "bindAddress": "127.0.0.1", "manageFirewall": "true", "webPort": "18080", "allowedSources[0]": "10.0.0.0/24",
     "hosts[0].name": "m1", "hosts[0].address": "10.0.0.1", "hosts[0].role": "manager", "hosts[0].sshUser": "ubuntu",
@@ -723,6 +766,14 @@ def test_a_missing_host_key_does_not_hide_the_checks_that_read_the_hosts() -> No
     assert "wipp:sshPrivateKey is missing" in message and "reached over SSH" in message
     assert "wipp:storage = " in message and "bind with shared folders" in message
     assert "wipp:bindAddress = '127.0.0.1'" in message and "one address binds the ports on one machine" in message
+
+
+def test_a_registry_password_in_plain_text_is_refused() -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", {"registryUser": "lab", "registryPassword": "pw"}, secret_keys=())
+    message = str(error.value)
+    assert message.startswith("config wipp:registryPassword = '(plain text, not shown)' is invalid: expected a secret")
+    assert "pulumi config set --secret wipp:registryPassword" in message and "pw" not in message
 
 
 def test_every_key_of_the_model_is_in_the_readme_configuration_reference() -> None:

@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from harness import FAKE_SSH_KEY, run_program
+from google.protobuf import json_format
+from harness import FAKE_SSH_KEY, mock_digest, run_program
 
-from components import firewall, network, services, storage, swarm
+from components import firewall, images, network, services, storage, swarm
+from components.host_command import RUNNER_PATTERN
+from components.scripts import COMMON
 from components.wipp import SERVICE_NAMES
 
 
@@ -21,7 +24,8 @@ def test_outputs(stack: str) -> None:
     assert deployment.outputs["dashboardUrl"] == f"https://{address}:15005"
     assert deployment.outputs["managerAddress"] == address
     assert deployment.outputs["services"] == {s: s for s in SERVICE_NAMES}
-    assert deployment.outputs["images"]["exec"] == "wipp/wipp_executor:2.2.0"
+    # Each service's image with the digest the first manager's pull resolved.
+    assert deployment.outputs["images"]["exec"] == f"wipp/wipp_executor:2.2.0@{mock_digest('wipp/wipp_executor:2.2.0')}"
     assert len(deployment.outputs["nodes"]) == (1 if stack == "single" else 3)
 
 
@@ -69,6 +73,7 @@ def test_components_have_type_tokens_and_children() -> None:
         "backup": "wipp:backup:Backup",
         "preflight": "wipp:preflight:Preflight",
         "ownership": "wipp:ownership:StackOwnership",
+        "images": "wipp:images:ImagePulls",
     }
     assert deployment.named("mongodb").parent == deployment.named("services").urn
     assert deployment.named("swarm-worker-token").parent == deployment.named("swarm").urn
@@ -89,6 +94,7 @@ def test_preview_registers_the_same_resources() -> None:
 def test_components_get_only_what_they_use_and_main_alone_reads_the_settings() -> None:
     for args in (
         firewall.HostFirewallArgs,
+        images.ImagePullsArgs,
         network.OverlayNetworkArgs,
         services.WippServicesArgs,
         storage.WippStorageArgs,
@@ -96,6 +102,27 @@ def test_components_get_only_what_they_use_and_main_alone_reads_the_settings() -
     ):
         for field in dataclasses.fields(args):
             assert "Settings" not in str(field.type), f"{args.__name__}.{field.name} carries the whole settings"
-    for module in (firewall, network, services, storage, swarm):
+    for module in (firewall, images, network, services, storage, swarm):
         source = Path(str(module.__file__)).read_text()
         assert "settings" not in source.lower(), f"{module.__name__} reads the settings"
+
+
+@pytest.mark.parametrize("stack", ["single", "multi"])
+def test_every_host_command_runs_its_script_from_stdin_behind_one_short_line(stack: str) -> None:
+    """pulumi-command's error quotes the command it ran (three times in the CLI's output): one short line."""
+    deployment = run_program(stack)
+    commands = [r for r in deployment.resources if r.type.startswith("command:")]
+    assert commands
+    for command in commands:
+        wire = json_format.MessageToDict(command.raw_inputs)
+        runner = wire["create"]
+        assert isinstance(runner, str) and len(runner) < 80, (command.name, runner)
+        matched = RUNNER_PATTERN.fullmatch(runner)
+        assert matched, runner
+        # The host sees the script (the harness's view), then whatever secret follows it.
+        assert COMMON.read_text() in command.inputs["create"]
+        assert int(matched.group(1)) == len(command.inputs["create"].encode())
+    joins = [c for c in commands if c.name.startswith("swarm-join-")]
+    for join in joins:  # a secret after the script makes the whole stdin secret, never the runner
+        assert "stdin" in join.secret_inputs() and "create" not in join.secret_inputs()
+    assert bool(joins) == (stack == "multi")

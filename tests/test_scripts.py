@@ -28,6 +28,7 @@ def test_every_script_is_shipped() -> None:
         "docker-waits-for-mounts.sh",
         "firewall-published-ports.sh",
         "firewall-swarm-ports.sh",
+        "image-pull.sh",
         "preflight.sh",
         "restore.sh",
         "service-running.sh",
@@ -72,6 +73,7 @@ UNSET = {
     "docker-waits-for-mounts.sh": ("storage-mounts-worker", "TAG", "active", ""),  # this machine may lack systemd
     "firewall-published-ports.sh": ("firewall-wipp-host-published-ports", "SOURCES", "active", "iptables -w -I"),
     "firewall-swarm-ports.sh": ("firewall-wipp-host-swarm-ports", "SOURCES", "active", "ufw deny"),
+    "image-pull.sh": ("images-wipp-wipp-host", "IMAGE", "active", "docker pull"),
     "preflight.sh": ("preflight-wipp-host", "MIN_DISK_GB", "inactive", "exit 0"),
     "restore.sh": ("backup-before-upgrade", "PLACE", "active", ""),  # installed by backup.sh; lists, then stops
     "service-running.sh": ("mongodb-running", "SERVICE", "active", ""),  # changes nothing, either way
@@ -86,7 +88,18 @@ UNSET = {
     "web-answers.sh": ("web-answers", "ADDRESS", "active", ""),  # changes nothing, either way
     "wipp-handover.sh": ("wipp-handover", "OWNER", "active", ""),
 }
-CHANGES = ("iptables -w -I", "iptables -w -D", "ufw ", "mkdir", "tee", "chown", "chmod", "rm ", "docker swarm")
+CHANGES = (
+    "iptables -w -I",
+    "iptables -w -D",
+    "ufw ",
+    "mkdir",
+    "tee",
+    "chown",
+    "chmod",
+    "rm ",
+    "docker swarm",
+    "docker pull",
+)
 
 
 def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:

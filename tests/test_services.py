@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness import Deployment, run_program, script_variables
+from harness import Deployment, mock_digest, run_program, script_variables
 
 from components.wipp import SERVICE_NAMES as ORDER
 
@@ -15,14 +15,17 @@ def _spec(deployment: Deployment, service: str) -> dict[str, Any]:
     return spec
 
 
-def test_images_follow_the_version_and_the_mongo_image() -> None:
+def test_images_follow_the_version_and_the_mongo_image_pinned_to_the_pulled_digest() -> None:
     deployment = run_program("single", {"version": "2.1.0", "mongoImage": "mongo:3.6"})
-    images = {s: _spec(deployment, s)["image"] for s in ORDER}
-    assert images == {
+    configured = {
         "mongodb": "mongo:3.6",
         "master": "wipp/wipp_master:2.1.0",
         "wipp": "wipp/wipp:2.1.0",
         "exec": "wipp/wipp_executor:2.1.0",
+    }
+    # Each service runs name:tag@digest, the digest the first manager's pull of that image printed.
+    assert {s: _spec(deployment, s)["image"] for s in ORDER} == {
+        s: f"{i}@{mock_digest(i)}" for s, i in configured.items()
     }
 
 

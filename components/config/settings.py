@@ -31,6 +31,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError, ValidationError
 from .. import wipp
 from ..durations import milliseconds
 from ..host_command import HostConnection
+from ..images import RegistryLogin
 from .forms import (
     Duration,
     Flag,
@@ -120,6 +121,20 @@ def not_a_system_folder_for_backups(folder: str) -> str:
     return folder
 
 
+def names_a_registry(image: str) -> bool:
+    """Whether an image reference starts with a registry (Docker's rule: a first part with '.' or ':', or localhost)."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
+def a_secret_only(value: Any) -> Any:
+    """A secret config value arrives as an Output; one in plain text is refused without showing it."""
+    if value is not None and not isinstance(value, pulumi.Output):
+        set_it = "`pulumi config set --secret wipp:registryPassword`"
+        refuse_all([Mistake((), "(plain text, not shown)", expected(f"a secret: set it again with {set_it}"))])
+    return value
+
+
 PublishedPort = Annotated[Port, AfterValidator(not_a_swarm_port)]
 Cidr = Annotated[str, AfterValidator(network_of_hosts)]
 # Nothing a shell could split or expand, and no '.' or '..' part (as a shared folder's path).
@@ -156,6 +171,20 @@ class Settings(Keys):
     mongo_image: Annotated[str, AfterValidator(image_name_at_most_255)] = Field(
         pattern=anchored(rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::{_TAG})?(?:@{_DIGEST})?"),
         description="an image reference such as mongo:3.4 or registry.example.com:5000/team/mongo:3.4",
+    )
+    image_registry: str = Field(
+        "",
+        pattern=anchored(rf"(?:{_DOMAIN}(?:/{_PATH})*)?"),
+        description="a registry address with an optional path, such as registry.lab.example:5000 or "
+        "registry.lab.example/wipp, or empty for Docker Hub",
+    )
+    registry_user: str = Field(
+        "",
+        pattern=anchored(r"(?:[^\s:]{1,255})?"),
+        description="a registry user name (no spaces or ':'), or empty to pull without logging in",
+    )
+    registry_password: Annotated[InstanceOf[pulumi.Output[str]] | None, BeforeValidator(a_secret_only)] = Field(
+        None, description="a secret (pulumi config set --secret)"
     )
     memory: Annotated[str, AfterValidator(docker_can_give_this_much_memory)] = Field(
         pattern=anchored(r"[1-9][0-9]*[gGmMkK]"),
@@ -347,6 +376,22 @@ class Settings(Keys):
         return self
 
     @model_validator(mode="after")
+    def registry_password_goes_with_registry_user(self, info: ValidationInfo) -> Self:
+        if not self._valid(info, "registry_user", "registry_password"):
+            return self
+        set_it = "`pulumi config set --secret wipp:registryPassword`"
+        if self.registry_user and self.registry_password is None:
+            why = (
+                f"wipp:registryUser is {self.registry_user!r}, so the pulls log in and need its password; "
+                f"set it with {set_it}"
+            )
+            self._refuse(info, ("registryPassword",), None, missing(why))
+        if self.registry_password is not None and not self.registry_user:
+            why = "no password without wipp:registryUser (the user it logs in as)"
+            self._refuse(info, ("registryPassword",), "[secret]", expected(why))
+        return self
+
+    @model_validator(mode="after")
     def bind_address_only_with_one_host(self, info: ValidationInfo) -> Self:
         if self._valid(info, "bind_address", "hosts") and self.bind_address and len(self.hosts) > 1:
             why = (
@@ -375,7 +420,22 @@ class Settings(Keys):
 
     @property
     def images(self) -> dict[str, str]:
-        return wipp.images(self.version, self.mongo_image)
+        """Each service's image; with wipp:imageRegistry, every image that names no registry is taken from it."""
+        images = wipp.images(self.version, self.mongo_image)
+        if not self.image_registry:
+            return images
+        return {
+            service: image if names_a_registry(image) else f"{self.image_registry}/{image}"
+            for service, image in images.items()
+        }
+
+    @property
+    def registry_login(self) -> RegistryLogin | None:
+        """The pulls' login: to wipp:imageRegistry's server, or Docker Hub's without one."""
+        if self.registry_password is None:
+            return None
+        server = self.image_registry.split("/", 1)[0] or "docker.io"
+        return RegistryLogin(server=server, user=self.registry_user, password=self.registry_password)
 
     def connection(self, host: Host) -> HostConnection:
         """How commands reach `host`; only a local host uses wipp:dockerHost for its scripts."""

@@ -55,14 +55,8 @@ target_image() {
     printf '%s\n' "$TARGET_IMAGES" | awk -v s="$1" '$1 == s { print $2; exit }'
 }
 
-# same_image DEPLOYED TARGET: whether they name one image (a digest the swarm added does not count
-# unless the target names a digest too).
-same_image() {
-    case "$2" in
-        *@*) [ "$1" = "$2" ] ;;
-        *) [ "${1%%@*}" = "$2" ] ;;
-    esac
-}
+# same_image (lib/common.sh) compares a deployed image with its target by what they are: the digest
+# the swarm holds counts only when the target names one too, and mongo is docker.io/library/mongo:latest.
 
 # tag_of IMAGE: the image's tag (latest when it has none).
 tag_of() {

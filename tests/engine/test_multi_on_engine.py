@@ -154,6 +154,21 @@ def test_up_builds_the_swarm_over_ssh_and_runs_wipp_across_the_hosts(
     report_line(f"multi up: {deployed.up_seconds:.1f} s for three hosts")
     manager = cluster.manager
 
+    # Images: every host that may run a service pulled it before it was created, by the digest the
+    # manager resolved; wipp (host mode: pinned to the manager) only on the manager.
+    assert cluster.registry is not None
+    served = cluster.registry.bytes_served()
+    report_line(
+        "multi up: bytes each host pulled: " + ", ".join(f"{h.name} {served.get(h.address, 0)}" for h in cluster.hosts)
+    )
+    pinned = stack.outputs()["images"]
+    for host in cluster.hosts:
+        held = host.engine.cli("image", "ls", "--digests", "--format", "{{.Repository}}@{{.Digest}}").stdout.split()
+        for service, image in pinned.items():
+            name, digest = image.split(":", 1)[0], image.split("@", 1)[1]
+            expected = service != "wipp" or host is manager
+            assert (f"{name}@{digest}" in held) == expected, (host.name, service, held)
+
     # The swarm: initialized on the manager, both workers joined, each advertising its own address.
     swarm = manager.engine.request("GET", "/info")["Swarm"]
     assert swarm["ControlAvailable"] is True and swarm["NodeAddr"] == manager.address

@@ -7,6 +7,9 @@ Each test starts from the state it needs (`deployed` brings the stack to its bas
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,7 +40,11 @@ from single_stack import (
 from components.wipp import SEED_VOLUME_NAMES, SERVICE_NAMES
 
 BASE: dict[str, Any] = {"version": "2.2.0", "memory": "4G"}
-UPGRADED = {name: "update" for service in ("master", "wipp", "exec") for name in (service, f"{service}-running")}
+UPGRADED = {
+    name: "update"
+    for service in ("master", "wipp", "exec")
+    for name in (f"images-{service}-wipp-host", service, f"{service}-running")
+}
 UPGRADED["backup-before-upgrade"] = "update"  # the backup before the first service changes
 UPGRADED["web-answers"] = "update"  # the wait until WIPP answers runs again after every change of a service
 
@@ -112,7 +119,11 @@ def test_a_new_stack_previews_exactly_its_creates_then_comes_up_in_order(
     assert outputs["nodes"] == [{"name": "wipp-host", "address": manager.address, "role": "manager", "nodeId": node_id}]
     assert outputs["storage"] == {"mode": "volume", "sources": SEED_VOLUME_NAMES}
     assert outputs["preflight"]["wipp-host"]["swarm"] in ("none", "this")
-    assert outputs["images"]["exec"] == "wipp/wipp_executor:2.2.0"
+    # Each service runs what its pull resolved (name:tag@digest from a registry, the tag for an imported image).
+    assert outputs["images"] == {
+        name: services[name]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] for name in SERVICE_NAMES
+    }
+    assert outputs["images"]["exec"].startswith("wipp/wipp_executor:2.2.0")
 
     fresh.preview("--expect-no-changes")
     fresh.refresh("--expect-no-changes")
@@ -271,20 +282,85 @@ def test_renaming_the_network_moves_every_service_in_one_up(deployed: PulumiProj
     assert not manager.engine.network_exists("wippnet2")
 
 
-def test_an_upgrade_to_a_missing_image_rolls_back_and_says_which_service(
+def test_an_upgrade_to_a_missing_image_stops_at_its_pull_before_any_service_changes(
     deployed: PulumiProject, manager: EngineHost
 ) -> None:
-    before = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    before = {name: service["Version"]["Index"] for name, service in manager.engine.services().items()}
     deployed.set_config(on_private_engine(manager, **{**BASE, "version": "9.9.9-missing"}))
     with SilenceMeter(manager) as meter:
         failed = deployed.up(check=False)
     assert failed.returncode != 0
-    message = "service master: the update to wipp/wipp_master:9.9.9-missing failed"
-    assert message in failed.output and "rolled it back" in failed.output, failed.output
-    # The swarm put the service back on the image it ran; WIPP answered throughout.
-    spec = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
-    assert spec == before
+    # The pull names the host, the image and the registry's (here: the engine's) reason; no service was touched.
+    assert "pull: wipp-host: cannot pull wipp/wipp_master:9.9.9-missing: " in failed.output, failed.output
+    assert "no service was changed" in failed.output
+    # One screen: the command pulumi-command quotes is the one-line runner, not the ~5 KB script.
+    assert "image_canonical()" not in failed.output and "set -eu" not in failed.output
+    quoted = [line for line in failed.output.splitlines() if "error: exit status 1: running" in line]
+    assert quoted and all(len(line) < 240 for line in quoted), quoted
+    assert {name: service["Version"]["Index"] for name, service in manager.engine.services().items()} == before
+    assert not {op for name, op in failed.operations().items() if name in SERVICE_NAMES} - {"same"}
+    assert meter.polls > 10 and meter.silent_seconds == 0.0
+    deploy(deployed, manager)
+    deployed.preview("--expect-no-changes")
+
+
+def test_an_update_whose_task_dies_rolls_back_and_says_which_service(
+    deployed: PulumiProject, manager: EngineHost
+) -> None:
+    before = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]
+    # The master stand-in exits at once on any argument but -m: the new task dies, the swarm rolls back.
+    deployed.set_config(on_private_engine(manager, **{**BASE, "serviceArgs": {"master": ["--not-m"]}}))
+    with SilenceMeter(manager) as meter:
+        failed = deployed.up(check=False)
+    assert failed.returncode != 0
+    assert "service master: the update to wipp/wipp_master:2.2.0" in failed.output, failed.output
+    assert "so the swarm rolled it back" in failed.output and "the services after it were not updated" in failed.output
+    spec = manager.engine.services()["master"]["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert spec.get("Args") == before.get("Args") == ["-m"]
     assert meter.polls > 10 and meter.silent_seconds == 0.0
     wait_until(lambda: manager.engine.running_tasks("master") == 1, 60, 0.2, "master running after the rollback")
     deploy(deployed, manager)
     deployed.preview("--expect-no-changes")
+
+
+HOLD_PORT = """
+import socket, sys, time
+deadline = time.monotonic() + 30
+while True:  # the old wipp task's port goes a moment after the service does
+    try:
+        held = socket.create_server(("0.0.0.0", int(sys.argv[1])))
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.2)
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_task_that_can_never_start_ends_the_wait_with_its_error(deployed: PulumiProject, manager: EngineHost) -> None:
+    # wipp created again while another program holds its web port: each task fails to bind it.
+    manager.engine.request("DELETE", "/services/wipp")
+    deployed.refresh()
+    prefix = ["nsenter", f"--net={manager.engine.netns}"] if manager.engine.netns else []
+    holder = subprocess.Popen(
+        [*prefix, sys.executable, "-c", HOLD_PORT, str(WEB_PORT)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        failed = deployed.up(check=False)
+        took = time.monotonic() - started
+        print(f"a task that can never start: up failed after {took:.1f} s (wipp:convergeTimeout 20m)")
+        assert failed.returncode != 0
+        assert "service wipp: its task on wipp/wipp:2.2.0" in failed.output, failed.output
+        assert "failed 3 times in a row, the last with: " in failed.output
+        assert "address already in use" in failed.output
+        assert "wipp:convergeTimeout" not in failed.output  # the fast end, not the timeout
+        assert "exec" not in {n for n, op in failed.operations().items() if op != "same"}
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    deploy(deployed, manager)  # the port free again: the same up brings wipp back
+    wait_for_web(manager)

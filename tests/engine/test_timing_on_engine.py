@@ -97,7 +97,9 @@ def _seed_deploy(manager: EngineHost, deployment: Deployment) -> None:
         for port in inputs["endpointSpec"].get("ports", []):
             published, target = int(port["publishedPort"]), int(port["targetPort"])  # Pulumi numbers are floats
             flags += ["--publish", f"mode={port['publishMode']},published={published},target={target}"]
-        manager.engine.cli("service", "create", *flags, container["image"], *container.get("args", []))
+        # The image as configured: under mocks the program's digest is a stand-in, and setup.sh names tags.
+        image = container["image"].split("@", 1)[0]
+        manager.engine.cli("service", "create", *flags, image, *container.get("args", []))
         for _ in range(120):  # bounded: 10 minutes at 5 s
             replicas = manager.engine.cli("service", "ls", "--filter", f"name={name}", "--format", "{{.Replicas}}")
             if replicas.stdout.strip() == "1/1":

@@ -39,3 +39,47 @@ swarm_membership() {
         *) echo another ;;
     esac
 }
+
+# image_canonical REF: an image reference in its full form, domain/path[:tag][@digest], as Docker
+# reads it: docker.io for a name without a registry, library/ for a one-part name, :latest when
+# neither tag nor digest is given (mongo -> docker.io/library/mongo:latest).
+image_canonical() {
+    _ref=$1 _digest='' _tag=''
+    case "$_ref" in *@*) _digest=${_ref#*@} _ref=${_ref%%@*} ;; esac
+    case "${_ref##*/}" in *:*) _tag=${_ref##*:} _ref=${_ref%:*} ;; esac
+    _domain=
+    case "$_ref" in */*) _domain=${_ref%%/*} ;; esac
+    case "$_domain" in
+        index.docker.io | registry-1.docker.io) _ref="docker.io/${_ref#*/}" ;;
+        *.* | *:* | localhost) ;;
+        *) _ref="docker.io/$_ref" ;;
+    esac
+    case "$_ref" in docker.io/*/*) ;; docker.io/*) _ref="docker.io/library/${_ref#docker.io/}" ;; esac
+    [ -n "$_tag" ] || [ -n "$_digest" ] || _tag=latest
+    echo "$_ref${_tag:+:$_tag}${_digest:+@$_digest}"
+}
+
+# image_repository REF: the full repository of REF, without tag or digest (docker.io/library/mongo).
+image_repository() {
+    _ref=$(image_canonical "$1")
+    _ref=${_ref%%@*}
+    case "${_ref##*/}" in *:*) _ref=${_ref%:*} ;; esac
+    echo "$_ref"
+}
+
+# image_digest REF: the digest in REF (sha256:...), or nothing.
+image_digest() {
+    case "$1" in *@*) echo "${1#*@}" ;; esac
+}
+
+# same_image A B: whether two references name one image: the same repository and, when both carry
+# a digest, the same digest, else the same tag (mongo, mongo:latest and docker.io/library/mongo:latest
+# are one image; mongo:3.4 and mongo:3.4@sha256:... too).
+same_image() {
+    if [ -n "$(image_digest "$1")" ] && [ -n "$(image_digest "$2")" ]; then
+        [ "$(image_repository "$1")" = "$(image_repository "$2")" ] && [ "$(image_digest "$1")" = "$(image_digest "$2")" ]
+    else
+        _a=$(image_canonical "$1") _b=$(image_canonical "$2")
+        [ "${_a%%@*}" = "${_b%%@*}" ]
+    fi
+}
