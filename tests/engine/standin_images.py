@@ -59,23 +59,28 @@ def root_filesystem(workdir: Path) -> Path:
     return tarball
 
 
+def wanted(versions: tuple[str, ...], mongo_image: str) -> dict[str, tuple[str, str]]:
+    """Each image tag with its stand-in script and the version it reports."""
+    images = {mongo_image: ("mongodb.sh", mongo_image.rsplit(":", 1)[-1])}
+    for version in versions:
+        for repository, script in ENTRYPOINTS.items():
+            images[f"{repository}:{version}"] = (script, version)
+    return images
+
+
+def import_changes(script: str, version: str) -> list[str]:
+    """`docker import`'s `--change` arguments for one stand-in."""
+    return [
+        *["--change", f'ENTRYPOINT ["/bin/sh", "/standin/{script}"]'],
+        *["--change", f"ENV STANDIN_VERSION={version}"],
+        *["--change", "ENV PATH=/bin"],
+    ]
+
+
 def build(engine: Engine, workdir: Path, versions: tuple[str, ...], mongo_image: str) -> list[str]:
     """Imports one image per tag; returns the tags built."""
     tarball = root_filesystem(workdir)
-    wanted = {mongo_image: ("mongodb.sh", mongo_image.rsplit(":", 1)[-1])}
-    for version in versions:
-        for repository, script in ENTRYPOINTS.items():
-            wanted[f"{repository}:{version}"] = (script, version)
-    for tag, (script, version) in wanted.items():
-        engine.cli(
-            "import",
-            "--change",
-            f'ENTRYPOINT ["/bin/sh", "/standin/{script}"]',
-            "--change",
-            f"ENV STANDIN_VERSION={version}",
-            "--change",
-            "ENV PATH=/bin",
-            str(tarball),
-            tag,
-        )
-    return list(wanted)
+    images = wanted(versions, mongo_image)
+    for tag, (script, version) in images.items():
+        engine.cli("import", *import_changes(script, version), str(tarball), tag)
+    return list(images)
