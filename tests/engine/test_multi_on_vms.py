@@ -35,7 +35,7 @@ MONGO_IMAGE = "mongo:3.4"
 
 
 @pytest.fixture(scope="module")
-def vms(tmp_path_factory: pytest.TempPathFactory, report_line: Callable[[str], None]) -> Iterator[VmCluster]:
+def vms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmCluster]:
     require_root("virtual machines in a network namespace of the test's own")
     missing = [
         tool for tool in ("qemu-system-x86_64", "qemu-img", "mmdebstrap", "ssh", "ssh-agent") if not shutil.which(tool)
@@ -43,11 +43,6 @@ def vms(tmp_path_factory: pytest.TempPathFactory, report_line: Callable[[str], N
     if missing:
         skip_or_fail(f"the VM hosts need {', '.join(missing)} (`bash .ci/run` installs them)")
     with vm_hosts.vm_cluster() as cluster:
-        image = (
-            "image cached" if cluster.image.built_seconds is None else f"built in {cluster.image.built_seconds:.0f} s"
-        )
-        how = "restored from snapshots" if cluster.restored else "cold boot"
-        report_line(f"vm hosts: {len(cluster.vms)} booted in {cluster.boot_seconds:.1f} s ({image}; {how})")
         vm_hosts.import_standins(cluster, tmp_path_factory.mktemp("standins"), VERSIONS, MONGO_IMAGE)
         vm_hosts.share_storage(cluster)
         yield cluster
@@ -135,6 +130,10 @@ def test_the_default_path_runs_on_three_vms_through_the_routing_mesh(
     deployed: Deployed, report_line: Callable[[str], None]
 ) -> None:
     cluster, stack = deployed.cluster, deployed.stack
+    built = cluster.image.built_seconds
+    image = "image cached" if built is None else f"image built in {built:.0f} s"
+    how = "restored from snapshots" if cluster.restored else "cold boot, snapshots saved"
+    report_line(f"vm hosts: {len(cluster.vms)} booted in {cluster.boot_seconds:.1f} s ({image}; {how})")
     # The swarm: three real hosts, each with its own kernel, each advertising its own address.
     nodes = cluster.manager.docker_json("node", "ls")
     assert sorted(n["Hostname"] for n in nodes) == sorted(v.name for v in cluster.vms)

@@ -499,10 +499,12 @@ EXPORT = "/srv/wipp-export"  # the manager's exported folder
 
 def share_storage(cluster: VmCluster, options: str = "rw,sync,no_subtree_check,no_root_squash") -> None:
     """NFS as a lab sets it up: the manager exports EXPORT (Debian's nfs-kernel-server) and sees
-    it at SHARED by a bind mount; the workers mount the export at SHARED. All in /etc/fstab and
-    enabled, so a reboot brings them back."""
+    it at SHARED by a bind mount; the workers mount the export at SHARED (NFS 4.2). All in
+    /etc/fstab and enabled, so a reboot brings them back; ufw lets NFS in from the lan."""
     manager = cluster.manager
     manager.ssh(
+        # NFS 4 needs only 2049/tcp; ufw is enabled, and the program opens only the swarm's ports.
+        f"ufw allow from {SUBNET} to any port 2049 proto tcp >/dev/null && "
         f"mkdir -p {EXPORT} {SHARED} && "
         f"echo '{EXPORT} {SUBNET}({options})' > /etc/exports && "
         "systemctl enable --now nfs-server >/dev/null 2>&1 && exportfs -ra && "
@@ -511,7 +513,7 @@ def share_storage(cluster: VmCluster, options: str = "rw,sync,no_subtree_check,n
     for worker in cluster.workers:
         worker.ssh(
             f"mkdir -p {SHARED} && "
-            f"echo '{manager.address}:{EXPORT} {SHARED} nfs rw,hard,_netdev 0 0' >> /etc/fstab && "
+            f"echo '{manager.address}:{EXPORT} {SHARED} nfs rw,hard,vers=4.2,_netdev 0 0' >> /etc/fstab && "
             f"mount {SHARED}"
         )
 
