@@ -1,19 +1,27 @@
 """Fixtures for the tests that need a real Docker Engine.
 
-`.ci/run` starts two private engines, each in a network namespace of its own
-joined by a veth pair, and exports where they are. Without them (no root, no
-dockerd) these tests skip with the reason, unless WIPP_REQUIRE_ENGINE=1 (CI),
-where a missing engine is a failure.
+`.ci/run` starts two private engines, each in a network namespace of its own, joined by a
+bridge in a "lan" namespace, both with the test world's registry as their Docker Hub mirror,
+and exports where they are. The `registry` fixture starts that registry (tests/engine/registry.py)
+and connects it to the lan's bridge at the address the engines were given. Without them (no
+root, no dockerd) these tests skip with the reason, unless WIPP_REQUIRE_ENGINE=1 (CI), where a
+missing engine is a failure.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+
 import pytest
 import standin_images
-from docker_api import run_script
+from docker_api import Engine, run_script
 from engine_hosts import EngineHost, host_from_environment
+from prerequisites import require_root, skip_or_fail
 from program_commands import swarm_init
 from pulumi_cli import PulumiHome, engine_bin
+from registry import Registry
 
 VERSIONS = ("2.1.0", "2.2.0")
 
@@ -39,8 +47,43 @@ def swarm(manager: EngineHost) -> str:
 
 
 @pytest.fixture(scope="session")
-def images(manager: EngineHost, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    return standin_images.build(manager.engine, tmp_path_factory.mktemp("standins"), VERSIONS, "mongo:3.4")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The test world's registry, on the lan's bridge at WIPP_TEST_REGISTRY_ADDR (the engines' mirror).
+
+    Its link into the lan is `registry.links[0]`. Started for the session, stopped by PID after;
+    its storage (with any padded images) is removed, not left in pytest's kept temp folders.
+    """
+    require_root("a registry in a network namespace of its own")
+    lan = os.environ.get("WIPP_TEST_LAN_NETNS")
+    if not lan:
+        skip_or_fail("no test lan (WIPP_TEST_LAN_NETNS unset): run `bash .ci/run` as root")
+    made = Registry.start(tmp_path_factory.mktemp("registry"))
+    try:
+        made.connect(lan, os.environ["WIPP_TEST_REGISTRY_ADDR"], bridge=os.environ["WIPP_TEST_LAN_BRIDGE"])
+        yield made
+    finally:
+        made.stop()
+        shutil.rmtree(made.storage, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def images(
+    registry: Registry, manager: EngineHost, worker: EngineHost, tmp_path_factory: pytest.TempPathFactory
+) -> list[str]:
+    """The stand-ins, pushed into the registry under their Docker Hub names and removed from both
+    engines (an earlier session on the same engines may have pulled them): each test that deploys
+    them makes its engines pull them, as a user's hosts do."""
+    tags = standin_images.push(registry, tmp_path_factory.mktemp("standins"), VERSIONS, "mongo:3.4")
+    for host in (manager, worker):
+        remove_local_images(host.engine, tags)
+    return tags
+
+
+def remove_local_images(engine: Engine, tags: list[str]) -> None:
+    """Removes these tags from the engine, unless a container still uses one (then it says which)."""
+    present = [tag for tag in tags if engine.cli("image", "inspect", tag, check=False).returncode == 0]
+    if present:
+        engine.cli("image", "rm", *present)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,10 @@ has an address on the test subnet: Pulumi runs there (`Cluster.client_prefix`), 
 and the Docker provider's `ssh` reach the hosts the way a workstation reaches three servers.
 Nothing is created in the machine's own network namespace.
 
+The hosts' engines pull the images from the test world's registry (tests/engine/registry.py),
+connected to the lan's bridge at REGISTRY_ADDRESS and set as each dockerd's Docker Hub mirror;
+a cluster started without a registry has the stand-ins imported into every engine instead.
+
 The shared storage is one folder under the cluster's temp folder; every host sees it at the
 same path because all of them share the machine's file system (as an NFS or GlusterFS mount
 would be shared). Everything is stopped by PID and removed by `Cluster.stop`.
@@ -38,10 +42,12 @@ from pathlib import Path
 import ssh_host
 import standin_images
 from docker_api import Engine, wait_until
+from registry import Link, Registry
 
 # A private subnet of the test's own: not .ci/run's 10.231.0.0/24, not the machine's.
 SUBNET = "10.232.0.0/24"
 CLIENT_ADDRESS = "10.232.0.1"
+REGISTRY_ADDRESS = "10.232.0.5"  # the registry's end of its link onto the lan's bridge
 HOSTS = (
     ("wipp-manager", "manager", "10.232.0.10"),
     ("wipp-worker-1", "worker", "10.232.0.11"),
@@ -134,8 +140,9 @@ class TestHost:
         return [line.removeprefix("ufw ") for line in lines if line != "(None)"]
 
     # -- dockerd ---------------------------------------------------------------------------
-    def start_dockerd(self) -> None:
-        """dockerd with its own data-root, exec-root, pidfile and socket, inside the host."""
+    def start_dockerd(self, mirror: Link | None = None) -> None:
+        """dockerd with its own data-root, exec-root, pidfile and socket, inside the host; pulling
+        Docker Hub names through `mirror` when given."""
         assert self.anchor is not None, f"{self.name} is not started"
         log = (self.folder / "dockerd.log").open("ab")
         # The host's network and name, but the machine's mounts: the anchor's mount namespace has
@@ -153,6 +160,7 @@ class TestHost:
                 f"--pidfile={self.folder / 'docker.pid'}",
                 f"--host={self.docker_host}",
                 "--log-level=warn",
+                *([f"--registry-mirror={mirror.url}", f"--insecure-registry={mirror.host}"] if mirror else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -182,6 +190,8 @@ class Cluster:
 
     root: Path
     suffix: str
+    registry: Registry | None = None
+    registry_link: Link | None = None
     hosts: list[TestHost] = field(default_factory=list)
     agent: subprocess.Popen[bytes] | None = None
     client_key: Path | None = None
@@ -246,6 +256,8 @@ class Cluster:
     def start(self, workdir: Path) -> None:
         self._etc_netns_before = etc_netns_state(self.namespaces())
         self._make_lan()
+        if self.registry is not None:
+            self.registry_link = self.registry.connect(self.lan, REGISTRY_ADDRESS, bridge="br0")
         _run(["cp", "-a", "/etc", str(self.root / "workstation-etc")], timeout=120)
         self.shared.mkdir()
         self._make_client_key()
@@ -255,10 +267,10 @@ class Cluster:
             self.hosts.append(host)
             self._make_host(host, openssh)
         self._start_agent()
-        images = workdir / "standins"
-        for host in self.hosts:
-            # No registry here: every host's engine gets the stand-in images, as a registry would serve them.
-            standin_images.build(host.engine, images, VERSIONS, MONGO_IMAGE)
+        if self.registry is None:
+            # No registry: every host's engine gets the stand-in images, as a registry would serve them.
+            for host in self.hosts:
+                standin_images.build(host.engine, workdir / "standins", VERSIONS, MONGO_IMAGE)
 
     def _make_lan(self) -> None:
         _run(["ip", "netns", "add", self.lan])
@@ -281,7 +293,7 @@ class Cluster:
         self._make_etc(host)
         self._start_anchor(host)
         self._enable_firewall(host)
-        host.start_dockerd()
+        host.start_dockerd(self.registry_link)
         self._start_sshd(host, openssh)
 
     def _make_etc(self, host: TestHost) -> None:
@@ -410,6 +422,8 @@ class Cluster:
             stop_process(self.agent, grace=10)
         for host in self.hosts:
             subprocess.run(["ip", "netns", "del", host.netns], capture_output=True, timeout=30)
+        if self.registry is not None and self.registry_link is not None:
+            self.registry.disconnect(self.registry_link)
         if self._lan_made:
             subprocess.run(["ip", "netns", "del", self.lan], capture_output=True, timeout=30)
         self._unmount_leftovers()
@@ -448,10 +462,13 @@ def etc_netns_state(namespaces: list[str]) -> object:
 
 
 @contextmanager
-def cluster(workdir: Path) -> Iterator[Cluster]:
-    """Three hosts up for the block, all of it gone after (also when bring-up fails half-way)."""
+def cluster(workdir: Path, registry: Registry | None = None) -> Iterator[Cluster]:
+    """Three hosts up for the block, all of it gone after (also when bring-up fails half-way).
+
+    With `registry` (its images pushed), the hosts pull from it; without, the stand-ins are imported.
+    """
     # A short folder: the docker and agent sockets' paths must fit in a unix socket address.
-    made = Cluster(Path(tempfile.mkdtemp(prefix="wipp-multi.", dir="/tmp")), f"{os.getpid() % 100000}")
+    made = Cluster(Path(tempfile.mkdtemp(prefix="wipp-multi.", dir="/tmp")), f"{os.getpid() % 100000}", registry)
     try:
         made.start(workdir)
         yield made

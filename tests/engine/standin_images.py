@@ -1,18 +1,25 @@
-"""Stand-in images, tagged exactly as the program's images, built without a registry.
+"""Stand-in images, named exactly as the program's images.
 
-A root file system from Debian's busybox-static (`apt-get download`, `dpkg -x`)
-plus the entrypoints in `standins/`, loaded with `docker import`. They are
-test stand-ins that honour the services' contract (names, ports, arguments,
-mounts); they are not WIPP.
+A root file system from Debian's busybox-static (`apt-get download`, `dpkg -x`) plus the
+entrypoints in `standins/`, as one layer. `push` puts them into the test world's registry
+under their Docker Hub names (the engines pull them through their `--registry-mirror`);
+`build` imports them straight into an engine (a host with no registry). `push_padded` adds a
+layer of random bytes to each, for timings that include real transfers. They are test
+stand-ins that honour the services' contract (names, ports, arguments, mounts); they are not WIPP.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import random
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from docker_api import Engine
+from registry import Registry
 
 STANDINS = Path(__file__).parent / "standins"
 ENTRYPOINTS = {
@@ -20,6 +27,7 @@ ENTRYPOINTS = {
     "wipp/wipp": "wipp.sh",
     "wipp/wipp_executor": "exec.sh",
 }
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nwipp:x:1000:1000:wipp:/home/wipp:/bin/sh\n"
 
 
 def busybox_binary(workdir: Path) -> Path:
@@ -35,32 +43,37 @@ def busybox_binary(workdir: Path) -> Path:
     return binary
 
 
+def _entry(name: str, kind: bytes, mode: int, size: int = 0, link: str = "") -> tarfile.TarInfo:
+    """A tar entry owned by root with a fixed time: the same inputs make the same layer, byte for byte."""
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.size, info.linkname, info.mtime = kind, mode, size, link, 0
+    return info
+
+
 def root_filesystem(workdir: Path) -> Path:
-    """A tarball: busybox with its applet links, the stand-in scripts, empty /www and /tmp."""
+    """A tarball: busybox with its applet links, the stand-in scripts, empty /www and /tmp.
+
+    Reproducible (fixed times and owners, sorted names): every session pushes the same layer.
+    """
     tarball = workdir / "standin-rootfs.tar"
     busybox = busybox_binary(workdir)
     applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout.split()
-    with tarfile.open(tarball, "w") as tar:
-        for folder in ("bin", "standin", "www", "tmp", "etc", "data"):
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
-            tar.addfile(info)
-        tar.add(busybox, "bin/busybox")
-        for applet in applets:
+    files = {"bin/busybox": (busybox.read_bytes(), 0o755), "etc/passwd": (PASSWD.encode(), 0o644)}
+    for script in sorted(STANDINS.glob("*.sh")):
+        files[f"standin/{script.name}"] = (script.read_bytes(), 0o644)
+    with tarfile.open(tarball, "w", format=tarfile.GNU_FORMAT) as tar:
+        for folder in ("bin", "data", "etc", "standin", "tmp", "www"):
+            tar.addfile(_entry(folder, tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755))
+        for name, (content, mode) in sorted(files.items()):
+            tar.addfile(_entry(name, tarfile.REGTYPE, mode, len(content)), io.BytesIO(content))
+        for applet in sorted(applets):
             if applet != "busybox":
-                link = tarfile.TarInfo(f"bin/{applet}")
-                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-                tar.addfile(link)
-        for script in sorted(STANDINS.glob("*.sh")):
-            tar.add(script, f"standin/{script.name}")
-        passwd = workdir / "passwd"
-        passwd.write_text("root:x:0:0:root:/root:/bin/sh\nwipp:x:1000:1000:wipp:/home/wipp:/bin/sh\n")
-        tar.add(passwd, "etc/passwd")
+                tar.addfile(_entry(f"bin/{applet}", tarfile.SYMTYPE, 0o777, link="busybox"))
     return tarball
 
 
 def wanted(versions: tuple[str, ...], mongo_image: str) -> dict[str, tuple[str, str]]:
-    """Each image tag with its stand-in script and the version it reports."""
+    """Each image the program runs at these versions: its entrypoint script and the version it reports."""
     images = {mongo_image: ("mongodb.sh", mongo_image.rsplit(":", 1)[-1])}
     for version in versions:
         for repository, script in ENTRYPOINTS.items():
@@ -68,19 +81,68 @@ def wanted(versions: tuple[str, ...], mongo_image: str) -> dict[str, tuple[str, 
     return images
 
 
-def import_changes(script: str, version: str) -> list[str]:
-    """`docker import`'s `--change` arguments for one stand-in."""
-    return [
-        *["--change", f'ENTRYPOINT ["/bin/sh", "/standin/{script}"]'],
-        *["--change", f"ENV STANDIN_VERSION={version}"],
-        *["--change", "ENV PATH=/bin"],
-    ]
+def _config(script: str, version: str) -> dict[str, Any]:
+    return {"Entrypoint": ["/bin/sh", f"/standin/{script}"], "Env": [f"STANDIN_VERSION={version}", "PATH=/bin"]}
 
 
 def build(engine: Engine, workdir: Path, versions: tuple[str, ...], mongo_image: str) -> list[str]:
-    """Imports one image per tag; returns the tags built."""
+    """Imports one image per tag straight into `engine` (no registry: for a host that has none); the tags."""
     tarball = root_filesystem(workdir)
     images = wanted(versions, mongo_image)
     for tag, (script, version) in images.items():
-        engine.cli("import", *import_changes(script, version), str(tarball), tag)
+        config = _config(script, version)
+        changes = [f"ENTRYPOINT {json.dumps(config['Entrypoint'])}", *(f"ENV {env}" for env in config["Env"])]
+        engine.cli("import", *(arg for change in changes for arg in ("--change", change)), str(tarball), tag)
     return list(images)
+
+
+def hub_repository(image: str) -> tuple[str, str]:
+    """A Docker Hub name as a registry stores it: `mongo:3.4` is ("library/mongo", "3.4")."""
+    name, tag = image.rsplit(":", 1)
+    return (name if "/" in name else f"library/{name}"), tag
+
+
+def push(registry: Registry, workdir: Path, versions: tuple[str, ...], mongo_image: str) -> list[str]:
+    """Pushes one image per tag into `registry` under its Docker Hub name; the tags (as the program names them)."""
+    tarball = root_filesystem(workdir)
+    images = wanted(versions, mongo_image)
+    for tag, (script, version) in images.items():
+        registry.push(*hub_repository(tag), [tarball], _config(script, version))
+    return list(images)
+
+
+def padding_layer(workdir: Path, image: str, size: int) -> Path:
+    """A layer holding one file of `size` random bytes, seeded by the image's name and tag:
+    incompressible, and different for every image and version (an upgrade pulls it all again)."""
+    layer = workdir / f"padding-{image.replace('/', '_').replace(':', '_')}-{size}.tar"
+    source = random.Random(f"wipp-standin-padding {image} {size}")
+    with tarfile.open(layer, "w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(_entry("padding", tarfile.DIRTYPE, 0o755))
+        tar.addfile(_entry("padding/random.bin", tarfile.REGTYPE, 0o644, size), _RandomReader(source, size))
+    return layer
+
+
+class _RandomReader(io.RawIOBase):
+    def __init__(self, source: random.Random, size: int) -> None:
+        self.source, self.left = source, size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        count = self.left if size < 0 else min(size, self.left)
+        self.left -= count
+        return self.source.randbytes(count)
+
+
+def push_padded(registry: Registry, workdir: Path, images: dict[str, tuple[str, str, int]]) -> dict[str, int]:
+    """Pushes padded stand-ins: for each tag, (entrypoint script, version it reports, total size in
+    bytes); returns each image's size as pushed (its layers)."""
+    tarball = root_filesystem(workdir)
+    sizes: dict[str, int] = {}
+    for tag, (script, version, size) in images.items():
+        padding = padding_layer(workdir, tag, max(0, size - tarball.stat().st_size - 4096))
+        registry.push(*hub_repository(tag), [tarball, padding], _config(script, version))
+        sizes[tag] = tarball.stat().st_size + padding.stat().st_size
+        padding.unlink()  # the registry has it; hundreds of MB not left in pytest's kept temp folders
+    return sizes

@@ -5,7 +5,8 @@ workstation namespace where Pulumi runs. The test sets the stack up as a user wo
 ed25519 key stored with `pulumi config set --secret wipp:sshPrivateKey`, each host's hostKey read
 from that host's sshd, the key in an ssh-agent for the Docker provider's `ssh://` connection.
 
-The stand-in images (standin_images) are loaded into every host's engine: no registry here.
+The stand-in images (standin_images) are pushed into the test world's registry, connected to the
+lan; every host's engine pulls them through its Docker Hub mirror, as a lab's servers would.
 This kernel has no IPVS, so WIPP publishes in host mode with dnsrr endpoints.
 """
 
@@ -27,6 +28,7 @@ from harness import fake_host_key
 from multi_hosts import Cluster, TestHost
 from prerequisites import require_root, skip_or_fail
 from pulumi_cli import PulumiHome, PulumiProject
+from registry import Registry
 
 SERVICES = ("mongodb", "master", "wipp", "exec")
 STORAGE_KEYS = ("wippdb", "wippdata", "pegasusdb", "pegasusdata")
@@ -59,9 +61,12 @@ def machine_firewall() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def cluster(machine_firewall: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    machine_firewall: tuple[str, str], registry: Registry, images: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """The three hosts, pulling the stand-ins (`images`, pushed) from the test world's registry."""
     _require_root_tools()
-    with multi_hosts.cluster(tmp_path_factory.mktemp("multi-hosts")) as made:
+    with multi_hosts.cluster(tmp_path_factory.mktemp("multi-hosts"), registry) as made:
         yield made
 
 
