@@ -24,26 +24,25 @@ import vm_hosts
 from docker_api import wait_until
 from prerequisites import require_root, skip_or_fail
 from pulumi_cli import PulumiHome, PulumiProject
+from registry import Registry
 from single_stack import stack_file_config
 from vm_hosts import Vm, VmCluster
 
 SERVICES = ("mongodb", "master", "wipp", "exec")
 WEB_PORT = 18080
 CONVERGE_SECONDS = 300
-VERSIONS = ("2.2.0",)
-MONGO_IMAGE = "mongo:3.4"
 
 
 @pytest.fixture(scope="module")
-def vms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmCluster]:
+def vms(registry: Registry, images: list[str]) -> Iterator[VmCluster]:
+    """The three VMs, pulling the stand-ins (`images`, pushed) from the test world's registry."""
     require_root("virtual machines in a network namespace of the test's own")
     missing = [
         tool for tool in ("qemu-system-x86_64", "qemu-img", "mmdebstrap", "ssh", "ssh-agent") if not shutil.which(tool)
     ]
     if missing:
         skip_or_fail(f"the VM hosts need {', '.join(missing)} (`bash .ci/run` installs them)")
-    with vm_hosts.vm_cluster() as cluster:
-        vm_hosts.import_standins(cluster, tmp_path_factory.mktemp("standins"), VERSIONS, MONGO_IMAGE)
+    with vm_hosts.vm_cluster(registry) as cluster:
         vm_hosts.share_storage(cluster)
         yield cluster
 
@@ -65,6 +64,7 @@ class Deployed:
     stack: PulumiProject
     cluster: VmCluster
     up_seconds: float
+    slowest: str  # the up's slowest steps, for the report
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,9 @@ def deployed(vms: VmCluster, pulumi_home: PulumiHome, tmp_path_factory: pytest.T
     project.set_secret("sshPrivateKey", vms.client_key.read_text())
     up = project.up()
     wait_until(lambda: _all_running(vms), CONVERGE_SECONDS, 1, "four services running")
-    return Deployed(project, vms, up.seconds)
+    steps = sorted(up.steps().items(), key=lambda item: item[1][1] - item[1][2])[:6]
+    slowest = ", ".join(f"{name} {end - start:.0f} s" for name, (_, start, end) in steps)
+    return Deployed(project, vms, up.seconds, slowest)
 
 
 # -- what the VMs show --------------------------------------------------------------------------------
@@ -149,6 +151,7 @@ def test_the_default_path_runs_on_three_vms_through_the_routing_mesh(
         f"default path (ingress, vip): multi up {deployed.up_seconds:.1f} s; "
         f"web answered on {len(answered)} of {len(cluster.vms)} nodes"
     )
+    report_line(f"default path on VMs, slowest steps of the up: {deployed.slowest}")
     assert answered == [vm.name for vm in cluster.vms]
     report = cluster.http_get(cluster.manager.address, WEB_PORT, "/report.txt") or ""
     assert "reached=master:9618 mongodb:27017" in report, report

@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -49,8 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import standin_images
 from docker_api import wait_until
+from registry import Link, Registry
 from sandbox import readme_sudo_commands
 
 IMAGE_SOURCES = Path(__file__).parent / "vm_image"
@@ -325,6 +324,8 @@ class VmCluster:
     root: Path
     suffix: str
     image: Image
+    registry: Registry
+    registry_link: Link | None = None
     vms: list[Vm] = field(default_factory=list)
     agent: subprocess.Popen[bytes] | None = None
     restored: bool = False
@@ -402,6 +403,7 @@ class VmCluster:
     def start(self) -> None:
         started = time.monotonic()
         self._make_network()
+        self.registry_link = self.registry.connect(self.netns, MIRROR_ADDRESS, bridge="br0")
         _run(["cp", "-a", "/etc", str(self.root / "workstation-etc")], timeout=120)
         for index, (name, role, address) in enumerate(HOSTS):
             folder = self.root / name
@@ -488,6 +490,8 @@ class VmCluster:
         if self.agent is not None and self.agent.poll() is None:
             self.agent.terminate()
             self.agent.wait(timeout=10)
+        if self.registry_link is not None:
+            self.registry.disconnect(self.registry_link)
         if self._netns_made:
             subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, timeout=30)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -518,21 +522,12 @@ def share_storage(cluster: VmCluster, options: str = "rw,sync,no_subtree_check,n
         )
 
 
-def import_standins(cluster: VmCluster, workdir: Path, versions: tuple[str, ...], mongo_image: str) -> None:
-    """The stand-in images imported by hand into every VM's Docker (until a registry serves them)."""
-    tarball = standin_images.root_filesystem(workdir).read_bytes()
-    for vm in cluster.vms:
-        vm.ssh("cat > /tmp/standin-rootfs.tar", stdin=tarball)
-        for tag, (script, version) in standin_images.wanted(versions, mongo_image).items():
-            changes = " ".join(shlex.quote(part) for part in standin_images.import_changes(script, version))
-            vm.ssh(f"docker import {changes} /tmp/standin-rootfs.tar {shlex.quote(tag)} >/dev/null")
-        vm.ssh("rm /tmp/standin-rootfs.tar")
-
-
 @contextlib.contextmanager
-def vm_cluster() -> Iterator[VmCluster]:
-    """Three VMs up for the block, all of them stopped after (also when bring-up fails half-way)."""
-    made = VmCluster(Path(tempfile.mkdtemp(prefix="wipp-vms.", dir="/tmp")), f"{os.getpid() % 100000}", image())
+def vm_cluster(registry: Registry) -> Iterator[VmCluster]:
+    """Three VMs up for the block, pulling from `registry` (their Docker Hub mirror, on their
+    bridge), all of them stopped after (also when bring-up fails half-way)."""
+    folder = Path(tempfile.mkdtemp(prefix="wipp-vms.", dir="/tmp"))
+    made = VmCluster(folder, f"{os.getpid() % 100000}", image(), registry)
     try:
         made.start()
         yield made
@@ -541,9 +536,11 @@ def vm_cluster() -> Iterator[VmCluster]:
 
 
 if __name__ == "__main__":
-    with vm_cluster() as cluster:
-        print(f"booted in {cluster.boot_seconds:.1f} s, restored={cluster.restored}", file=sys.stderr)
-        for vm in cluster.vms:
-            print(
-                vm.name, vm.host_key, vm.ssh("uname -r; id -u; systemctl is-system-running || true", user=USER).stdout
-            )
+    serving = Registry.start(Path(tempfile.mkdtemp(prefix="wipp-vm-registry.", dir="/tmp")))
+    try:
+        with vm_cluster(serving) as cluster:
+            print(f"booted in {cluster.boot_seconds:.1f} s, restored={cluster.restored}", file=sys.stderr)
+            for vm in cluster.vms:
+                print(vm.name, vm.host_key, vm.ssh("uname -r; id -u", user=USER).stdout)
+    finally:
+        serving.stop()
