@@ -69,6 +69,8 @@ MEMORY_MB = 1536
 CPUS = 2
 SNAPSHOT = "booted"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# As an administrator prepares a server before the program runs: SSH allowed from the lan, ufw enabled.
+PREPARE = f"ufw allow from {SUBNET} to any port 22 proto tcp >/dev/null && ufw --force enable >/dev/null"
 BOOT_SECONDS = 600  # a cold boot of three emulated VMs on a busy 2-core machine: well under this
 
 
@@ -450,13 +452,17 @@ class VmCluster:
             _run(["ip", "-n", self.netns, "link", "set", f"tap{index}", "master", "br0", "up"])
 
     def _snapshot(self, vm: Vm) -> tuple[Path, Path]:
-        """Where the image's cache keeps this VM's booted overlay and its host key."""
-        return self.image.folder / f"{vm.name}.qcow2", self.image.folder / f"{vm.name}.host-key"
+        """Where the image's cache keeps this VM's booted overlay and its host key: named by a hash
+        of what the snapshot depends on besides the image (QEMU's machine, the kernel line, the
+        preparation), so a change there boots cold and saves a new one."""
+        identity = json.dumps([vm.name, vm.kernel_line(), vm.mac, MEMORY_MB, CPUS, PREPARE])
+        name = f"{vm.name}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+        return self.image.folder / f"{name}.qcow2", self.image.folder / f"{name}.host-key"
 
     def _prepare(self, vm: Vm) -> None:
         """As an administrator prepares a server: SSH allowed from the lan, then ufw enabled
         (the program never enables ufw; README, Prerequisites)."""
-        vm.ssh(f"ufw allow from {SUBNET} to any port 22 proto tcp >/dev/null && ufw --force enable >/dev/null")
+        vm.ssh(PREPARE)
         wait_until(vm.docker_answers, 120, 1, f"{vm.name}'s Docker answers")
 
     def _save_snapshots(self, snapshots: list[tuple[Path, Path]]) -> None:
