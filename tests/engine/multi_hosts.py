@@ -33,8 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,13 +475,3 @@ def cluster(workdir: Path, registry: Registry | None = None) -> Iterator[Cluster
         yield made
     finally:
         made.stop()
-
-
-def wait_seconds_after(
-    action: Callable[[], object], condition: Callable[[], object], timeout: float, interval: float, what: str
-) -> float:
-    """Seconds from the start of `action` until `condition` holds (polled at most `timeout` s after it)."""
-    started = time.monotonic()
-    action()
-    wait_until(condition, timeout, interval, what)
-    return time.monotonic() - started
