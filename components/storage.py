@@ -23,6 +23,9 @@ from .scripts import render
 from .wipp import STACK_LABEL, STORAGE_KEYS
 
 DOCKER_DROPINS = "/etc/systemd/system/docker.service.d"
+# How long another host's check may wait for the shared storage to show the first manager's stamp:
+# an NFS client caches "no such folder" (from the preflight's look) for up to acdirmax, 60 s by default.
+SHARED_STORAGE_SETTLE_S = 90
 
 
 @dataclass
@@ -145,7 +148,7 @@ class WippStorage(pulumi.ComponentResource):
             host_command(
                 f"{name}-check-{host.host_name}",
                 host,
-                create=stamp.apply(lambda value: script("check", STAMP=value)),
+                create=stamp.apply(lambda value: script("check", STAMP=value, SETTLE_S=str(SHARED_STORAGE_SETTLE_S))),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[prepared]),
             )
             for host in args.checked_on

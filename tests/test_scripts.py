@@ -191,7 +191,7 @@ def test_values_reach_the_script_exactly_as_given(tmp_path: Path) -> None:
 def _folders(
     mode: str, folders: list[str], delete_data: bool = False, owner: str = "wipp:test", stamp: str | None = None
 ) -> str:
-    extra = {"STAMP": stamp} if stamp is not None else {}
+    extra = {"STAMP": stamp, "SETTLE_S": "0"} if stamp is not None else {}
     return render(
         "shared-folders.sh",
         MODE=mode,
@@ -294,6 +294,28 @@ def test_shared_folders_check_fails_on_a_local_folder_at_the_same_path(tmp_path:
         stale = other.run(_folders("check", paths, stamp=stamp))
         assert stale.returncode != 0 and "is not this run's" in stale.stderr
         assert manager.run(_folders("check", paths, stamp="")).returncode != 0  # an empty stamp matches nothing
+
+
+def test_shared_folders_check_waits_for_the_shared_storage_to_show_the_stamp(tmp_path: Path) -> None:
+    """An NFS client that looked for the folders before the first manager made them (the preflight
+    does) may show them late: the check looks again for at most SETTLE_S, and passes once the stamp
+    shows; with nothing to wait for it fails as before, after SETTLE_S."""
+    require_root("a sandbox")
+    paths = [f"{SHARED}/db"]
+    with Sandbox(tmp_path / "host", guarded=[SHARED]) as box:
+        created = box.run(_folders("create", paths))
+        assert created.returncode == 0, created.stderr
+        stamp = created.stdout.strip()
+        hidden = f"{SHARED}/stamp-shows-later"
+        assert box.run(f"mv {paths[0]}/.wipp-shared-stamp {hidden}").returncode == 0
+        check = _folders("check", paths, stamp=stamp).replace("\nSETTLE_S=0\n", "\nSETTLE_S=20\n")
+        assert "SETTLE_S=20" in check
+        late = box.run(f"(sleep 3; mv {hidden} {paths[0]}/.wipp-shared-stamp) &\n{check}")
+        assert late.returncode == 0, late.stderr
+        assert "waited" in late.stderr and "to show this run's stamp" in late.stderr
+        assert box.run(f"rm {paths[0]}/.wipp-shared-stamp").returncode == 0
+        never = box.run(check.replace("SETTLE_S=20", "SETTLE_S=4"))
+        assert never.returncode != 0 and "waited 4 s" in never.stderr and "has no .wipp-shared-stamp" in never.stderr
 
 
 @pytest.mark.parametrize("user", ["root", USER])

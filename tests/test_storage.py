@@ -49,7 +49,9 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
     for worker in ("wipp-worker-1", "wipp-worker-2"):
         check = deployment.named(f"storage-check-{worker}")
         # Each check is given exactly the stamp the manager's `create` printed (its last line).
-        assert script_variables(check.inputs["create"]) == {**create, "MODE": "check", "STAMP": SHARED_STAMP}
+        # ... and waits at most 90 s for the shared storage to show it (an NFS client's cached view).
+        expected = {**create, "MODE": "check", "STAMP": SHARED_STAMP, "SETTLE_S": "90"}
+        assert script_variables(check.inputs["create"]) == expected
         assert "delete" not in check.inputs  # a check never removes anything
         assert prepare.urn in check.dependencies
 

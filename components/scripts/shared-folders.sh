@@ -18,7 +18,10 @@
 # chmodded; a folder, marker or stamp root may not write (NFS with root_squash, the export's
 # default, makes root nobody on the server) is written by UID 1000.
 # Input variables: MODE, FOLDERS (absolute paths, one per line), DELETE_DATA,
-# OWNER (the stack's tag written into the marker), STAMP (check: what create printed).
+# OWNER (the stack's tag written into the marker), STAMP (check: what create printed),
+# SETTLE_S (check: how long the shared storage may take to show what create wrote: an NFS
+# client that looked for a folder before it existed, as the preflight does, keeps "no such
+# folder" in its cache for up to acdirmax, 60 s by default).
 set -eu
 set -f  # folder names are never globbed
 
@@ -56,6 +59,20 @@ write_file() {
         as_owner rm -f -- "$2"
     fi
     printf '%s\n' "$1" | as_owner tee -- "$2" >/dev/null || { printf '%s\n' "$refused" >&2; return 1; }
+}
+
+# settle FOLDER: waits (at most SETTLE_S) until FOLDER holds this run's stamp, listing its parent
+# each time (which makes an NFS client ask the server again once its cached view has expired).
+settle() {
+    waited=0
+    while [ "$(cat -- "$1/$STAMP_FILE" 2>/dev/null || true)" != "$STAMP" ] && [ "$waited" -lt "$SETTLE_S" ]; do
+        ls -a -- "${1%/*}/" >/dev/null 2>&1 || true
+        sleep 2
+        waited=$((waited + 2))
+    done
+    if [ "$waited" -gt 0 ]; then
+        echo "shared-folders: waited $waited s for $1 to show this run's stamp on $(hostname)" >&2
+    fi
 }
 
 # owner_of PATH: the UID that owns PATH.
@@ -144,6 +161,7 @@ for folder in $FOLDERS; do
             write_file "$stamp" "$folder/$STAMP_FILE"
             has_mode "$folder/$STAMP_FILE" 644 || as_root_else_owner chmod u+rw,go+r -- "$folder/$STAMP_FILE" ;;
         check)
+            settle "$folder"
             [ -d "$folder" ] || {
                 echo "shared-folders: $folder is missing on $(hostname): mount the shared storage first" >&2
                 exit 1
