@@ -21,6 +21,8 @@ from components.swarm import Swarm, SwarmArgs, SwarmMember
 from components.wipp import SERVICE_NAMES
 
 settings = load_settings()
+# Read before any resource is registered: the engine is not writing this stack's state yet.
+previous = previous_storage()  # this stack's last storage: to name a place that moves
 owner = f"{pulumi.get_project()}/{settings.stack}"  # the label value on what this stack creates
 manager = settings.first_manager
 others = [h for h in settings.hosts if h is not manager]
@@ -125,7 +127,7 @@ storage = WippStorage(
         prepared_on=settings.connection(manager),
         checked_on=[settings.connection(h) for h in others],
         owner=owner,
-        previous=previous_storage(),  # this stack's last storage: to name a place that moves
+        previous=previous,
     ),
     opts=on_swarm,
 )

@@ -11,6 +11,7 @@ that mount them wait for it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,12 +185,32 @@ def _once(ready: pulumi.Output[list[str]], value: str) -> pulumi.Output[str]:
     return ready.apply(lambda _: value)
 
 
+# How often the read of this stack's last outputs is tried: with the file backend the engine may be
+# writing the state file while the program reads it (seen: "failed to load checkpoint: EOF").
+READ_OUTPUTS_TRIES = 3
+
+
 def previous_storage() -> Any:
     """The `storage` output of this stack's last update, read from its state at preview and `up` alike
-    (the engine's own `readStackOutputs`, which registers nothing: no refresh sees it change)."""
+    (the engine's own `readStackOutputs`, which registers nothing: no refresh sees it change).
+
+    Called first thing in the program, before any resource is registered, so that the engine is
+    not writing the state yet; a read that still meets a state file being written is tried again,
+    and if it never succeeds the run goes on with a warning that a rename would not be announced."""
     me = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    found = invoke("pulumi:pulumi:readStackOutputs", {"name": me})
-    return (found.value or {}).get("outputs", {}).get("storage")
+    failure = ""
+    for attempt in range(READ_OUTPUTS_TRIES):
+        try:
+            found = invoke("pulumi:pulumi:readStackOutputs", {"name": me})
+        except Exception as error:  # the engine's error, as the SDK raises it
+            failure = str(error)
+            time.sleep(0.5 * (attempt + 1))
+            continue
+        return (found.value or {}).get("outputs", {}).get("storage")
+    pulumi.log.warn(
+        f"could not read this stack's last outputs ({failure}): a renamed volume or folder is not announced in this run"
+    )
+    return None
 
 
 def _rename_notice(key: str, old_mode: str, old: str, mode: str, new: str) -> str:

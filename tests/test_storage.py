@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from harness import SHARED_STAMP, assert_mentions, run_program, script_variables
@@ -146,3 +147,39 @@ def test_a_renamed_volume_or_moved_folder_is_named_with_where_the_data_stays(cap
             "the folder '/mnt/wipp-shared/wippdatavolume' keeps its data",
         ],
     )
+
+
+def test_the_read_of_the_last_outputs_is_tried_again_and_a_lasting_failure_only_warns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The file backend's state may be mid-write when the program reads it ("failed to load
+    checkpoint: EOF", seen in CI): the read is tried again; if it never succeeds, `up` goes on."""
+    import pulumi
+
+    import components.storage as storage
+
+    calls: list[str] = []
+    warnings: list[str] = []
+    answers: list[object] = []
+
+    class Found:
+        value = {"outputs": {"storage": {"mode": "volume"}}}
+
+    def invoke(token: str, args: dict[str, str]) -> Found:
+        calls.append(args["name"])
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return Found()
+
+    for name, value in (("get_organization", "organization"), ("get_project", "wipp"), ("get_stack", "single")):
+        monkeypatch.setattr(pulumi, name, lambda value=value: value)
+    monkeypatch.setattr(storage, "invoke", invoke)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(pulumi.log, "warn", lambda text, *rest, **kw: warnings.append(text))
+    answers[:] = [Exception("failed to load checkpoint: EOF"), Found()]
+    assert storage.previous_storage() == {"mode": "volume"}
+    assert calls == ["organization/wipp/single"] * 2 and not warnings
+    answers[:] = [Exception("failed to load checkpoint: EOF")] * storage.READ_OUTPUTS_TRIES
+    assert storage.previous_storage() is None
+    assert len(warnings) == 1 and "failed to load checkpoint: EOF" in warnings[0] and "not announced" in warnings[0]
