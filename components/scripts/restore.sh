@@ -50,21 +50,8 @@ backup="$PLACE/$name"
 if [ ! -d "$backup" ] || [ -L "$backup" ]; then fail "there is no backup $backup"; fi
 grep -qx "stack=$STACK" "$backup/MANIFEST" 2>/dev/null || fail "$backup is not a backup of the stack $STACK"
 
-# What the swarm runs, read once; an engine that does not answer stops the script (it must not
-# look like nothing deployed).
-swarm_services=$(docker service ls --format '{{.Name}}') ||
-    fail "cannot list the swarm's services on this host (is this the first manager, and may this user use docker?)"
-containers=$(docker container ls --all --format '{{.Names}}') || fail "cannot list the containers on this host"
-
-# deployed_image SERVICE: the image SERVICE is set to run (a swarm service, or the wipp
-# container), empty when it is not deployed.
-deployed_image() {
-    if printf '%s\n' "$swarm_services" | grep -qx "$1"; then
-        docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$1"
-    elif [ "$1" = wipp ] && printf '%s\n' "$containers" | grep -qx wipp; then
-        docker container inspect --format '{{.Config.Image}}' wipp
-    fi
-}
+# What the swarm runs, read once (lib/common.sh): an engine that does not answer stops the script.
+read_deployed
 
 is_container() {
     [ "$1" = wipp ] && ! docker service inspect wipp >/dev/null 2>&1

@@ -83,3 +83,22 @@ same_image() {
         [ "${_a%%@*}" = "${_b%%@*}" ]
     fi
 }
+
+# read_deployed: reads once what this first manager runs, the swarm's services ($swarm_services)
+# and its containers ($containers), for deployed_image. An engine that does not answer stops the
+# script (`fail`, the script's own): it must not look like nothing deployed.
+read_deployed() {
+    swarm_services=$(docker service ls --format '{{.Name}}') ||
+        fail "cannot list the swarm's services on this host (is this the first manager, and may this user use docker?)"
+    containers=$(docker container ls --all --format '{{.Names}}') || fail "cannot list the containers on this host"
+}
+
+# deployed_image SERVICE: the image SERVICE is set to run (a swarm service, or the wipp
+# container), empty when it is not deployed (after read_deployed).
+deployed_image() {
+    if printf '%s\n' "$swarm_services" | grep -qx "$1"; then
+        docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$1"
+    elif [ "$1" = wipp ] && printf '%s\n' "$containers" | grep -qx wipp; then
+        docker container inspect --format '{{.Config.Image}}' wipp
+    fi
+}
