@@ -17,6 +17,10 @@ import pulumi
 from .host_command import HostCommand, HostConnection, host_command
 from .scripts import render
 
+# How long a join may go on after Docker's own 20 s wait ran out (a second manager's join on a busy
+# host took longer in CI), before the join is reported failed.
+JOIN_WAIT_S = 180
+
 
 @dataclass(frozen=True)
 class SwarmMember:
@@ -86,6 +90,7 @@ class Swarm(pulumi.ComponentResource):
                     ROLE=member.role,
                     MANAGER_ADDR=manager.address,
                     ADVERTISE_ADDR=host.address,
+                    JOIN_WAIT_S=str(JOIN_WAIT_S),
                 ),
                 delete=self._leave_script(host, member.role, []),
                 stdin=pulumi.Output.secret(tokens[member.role].stdout),

@@ -134,7 +134,9 @@ class Sandbox:
         """`/bin/sh -c script` in the sandbox, as root or as USER (with a Debian user's PATH).
 
         With `squash`, root (and USER's sudo) is as NFS's root_squash leaves it: no chown, no chmod
-        of another user's file, no write where only the owner may (its bounding set cut)."""
+        of another user's file, no write where only the owner may (its bounding set cut).
+        Hidden from pytest's tracebacks (they print a frame's arguments): `stdin` may be a join token."""
+        __tracebackhide__ = True
         assert self._process.stdin is not None
         request = {"script": script, "user": user, "env": env or {}, "stdin": stdin, "timeout": timeout}
         request["squash"] = squash

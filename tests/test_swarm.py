@@ -69,6 +69,7 @@ def test_workers_join_with_the_worker_token_on_stdin_as_a_secret() -> None:
             "ROLE": "worker",
             "MANAGER_ADDR": "10.20.0.10",
             "ADVERTISE_ADDR": address,
+            "JOIN_WAIT_S": "180",
         }
         assert join.delete_before_replace
         # Joins wait for the token and for the firewalls of both ends.

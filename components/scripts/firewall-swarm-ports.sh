@@ -43,30 +43,30 @@ has_line() {
 }
 
 # ensure_rule WHERE RULE...: WHERE is prepend (allows, ahead of every deny) or append (denies).
+# Looks in $current, ufw's added rules as read once before the first rule (each ufw start costs
+# about a second, many on a slow host), and adds each rule it makes there too.
 ensure_rule() {
     where=$1
     shift
     rule="$*"
-    current=$(added_rules)
     if has_line "$current" "$rule comment '$TAG'" exact; then
         return 0
     fi
     if has_line "$current" "$rule comment '$STACK_TAG" prefix; then
         # shellcheck disable=SC2086 # the rule's words on purpose
         as_root ufw $rule comment "$TAG" >&2
-        return 0
-    fi
-    if has_line "$current" "$rule" exact || has_line "$current" "$rule comment " prefix; then
+    elif has_line "$current" "$rule" exact || has_line "$current" "$rule comment " prefix; then
         echo "firewall: '$rule' is already there and not this stack's; left to the administrator" >&2
         return 0
-    fi
-    if [ "$where" = prepend ]; then
+    elif [ "$where" = prepend ]; then
         # shellcheck disable=SC2086
         as_root ufw prepend $rule comment "$TAG" >&2
     else
         # shellcheck disable=SC2086
         as_root ufw $rule comment "$TAG" >&2
     fi
+    current="$current
+$rule comment '$TAG'"
 }
 
 case "$ACTION" in
@@ -78,6 +78,7 @@ case "$ACTION" in
             [ -n "$resolved" ] || { echo "firewall: cannot resolve $source to an IPv4 address" >&2; exit 1; }
             resolved_sources="$resolved_sources $resolved"
         done
+        current=$(added_rules)
         for port_proto in $PORTS; do
             port=${port_proto%/*}
             proto=${port_proto#*/}

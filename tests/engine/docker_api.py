@@ -131,7 +131,12 @@ def machine_iptables() -> str:
 def run(
     command: list[str], docker_host: str | None = None, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Runs a command with a clean environment: PATH, and DOCKER_HOST when given."""
+    """Runs a command with a clean environment: PATH, and DOCKER_HOST when given.
+
+    Its frame is left out of pytest's tracebacks, which print a frame's arguments: `stdin` may be a
+    join token or a password, and a failing test's report must not show it (EngineError says what failed).
+    """
+    __tracebackhide__ = True
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
     if docker_host:
         env["DOCKER_HOST"] = docker_host
@@ -144,7 +149,9 @@ def run(
 def run_script(
     script: str, docker_host: str | None = None, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """A script text, as pulumi-command's local provider runs it: `/bin/sh -c`."""
+    """A script text, as pulumi-command's local provider runs it: `/bin/sh -c`. Hidden from
+    tracebacks, as `run` is: its `stdin` may be a secret."""
+    __tracebackhide__ = True
     return run(["/bin/sh", "-c", script], docker_host, stdin, check)
 
 
