@@ -128,6 +128,7 @@ storage = WippStorage(
         checked_on=[settings.connection(h) for h in others],
         owner=owner,
         previous=previous,
+        mongo_user=settings.mongo_user,
     ),
     opts=on_swarm,
 )
@@ -171,6 +172,7 @@ services = WippServices(
         names=settings.swarm_service_names,
         web_address=settings.bind_address or manager.address,
         image_pulls=images.pulls,
+        users={"mongodb": settings.mongo_user},
     ),
     opts=pulumi.ResourceOptions(providers=[docker_provider], depends_on=[network, storage]),
 )

@@ -86,6 +86,9 @@ class WippServicesArgs:
     # Each service's image pulls (ImagePulls.pulls): a service waits for its own image's pulls and
     # those of every service after it, so an upgrade pulls everything before it touches anything.
     image_pulls: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
+    # The numeric user:group a service's container runs as (wipp:mongoUser for mongodb); absent or
+    # empty: the image's own user.
+    users: dict[str, str] = field(default_factory=dict)
 
 
 class WippServices(pulumi.ComponentResource):
@@ -137,6 +140,7 @@ class WippServices(pulumi.ComponentResource):
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=args.images[service],
                     args=args.arguments[service] or None,
+                    user=args.users.get(service) or None,
                     mounts=self._mounts(service, docker.ServiceTaskSpecContainerSpecMountArgs) or None,
                     sysctl=KEEPALIVE_SYSCTLS,
                     stop_grace_period=STOP_GRACE[service],

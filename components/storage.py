@@ -42,6 +42,9 @@ class WippStorageArgs:
     owner: str = ""  # volume mode: the label value of the volumes this stack creates (<project>/<stack>)
     # The `storage` output of this stack's last update ({mode, sources}), or None: to name a rename.
     previous: Any = None
+    # bind mode: wipp:mongoUser. Empty, each host checks that root may change owners in the database
+    # folder, as mongo's image does at every start (not on NFS with root_squash).
+    mongo_user: str = ""
 
 
 class WippStorage(pulumi.ComponentResource):
@@ -132,6 +135,8 @@ class WippStorage(pulumi.ComponentResource):
                 FOLDERS=folders,
                 DELETE_DATA=str(delete_data).lower(),
                 OWNER=owner,
+                MONGO_FOLDER=args.sources["wippdb"],
+                MONGO_USER=args.mongo_user,
                 **extra,
             )
 

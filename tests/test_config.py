@@ -234,6 +234,15 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ("version-with-space", "single", {"version": "2.2 .0"}, ["wipp:version", "'2.2 .0'", "image tag"]),
     ("version-with-colon", "single", {"version": "2.2.0:latest"}, ["wipp:version = '2.2.0:latest'", "image tag"]),
     ("mongo-image-bad", "single", {"mongoImage": "Mongo::3.4"}, ["wipp:mongoImage", "'Mongo::3.4'", "image reference"]),
+    *[
+        (
+            f"mongo-user-{value}",
+            "multi",
+            {"mongoUser": value},
+            [f"wipp:mongoUser = {value!r}", "a numeric user:group such as 1000:1000, or empty for the image's own"],
+        )
+        for value in ("mongodb", "1000", "1000:", ":1000", "1000:1000:1", "-1:1000", " 1000:1000")
+    ],
     (
         "image-registry-scheme",
         "single",
@@ -653,6 +662,8 @@ REFUSED_BY_DOCKER_OR_ANOTHER_KEY: list[tuple[str, str, dict[str, Any], list[str]
         for cidr, overlapped in (("192.0.2.128/25", "192.0.2.0/24"), ("198.51.0.0/16", "198.51.100.0/24"),
                                  ("203.0.113.9/32", "203.0.113.0/24"))
     ],
+    ("mongo-user-with-volumes", "single", {"mongoUser": "1000:1000"},
+     ["wipp:mongoUser = '1000:1000'", "empty with named volumes (wipp:storage mode volume)"]),
     ("bind-address-documentation", "personal", {"bindAddress": "192.0.2.1"},
      ["wipp:bindAddress = '192.0.2.1'", DOCUMENTATION_ADDRESSES]),
     *[

@@ -189,8 +189,14 @@ def test_values_reach_the_script_exactly_as_given(tmp_path: Path) -> None:
 
 # -- the shared-folder script, in the sandbox --------------------------------------------------
 def _folders(
-    mode: str, folders: list[str], delete_data: bool = False, owner: str = "wipp:test", stamp: str | None = None
+    mode: str,
+    folders: list[str],
+    delete_data: bool = False,
+    owner: str = "wipp:test",
+    stamp: str | None = None,
+    mongo_user: str = "",
 ) -> str:
+    """The script as the program renders it; the first folder is mongodb's."""
     extra = {"STAMP": stamp, "SETTLE_S": "0"} if stamp is not None else {}
     return render(
         "shared-folders.sh",
@@ -198,6 +204,8 @@ def _folders(
         FOLDERS="\n".join(folders),
         DELETE_DATA=str(delete_data).lower(),
         OWNER=owner,
+        MONGO_FOLDER=folders[0],
+        MONGO_USER=mongo_user,
         **extra,
     )
 
@@ -327,7 +335,7 @@ def test_shared_folders_on_root_squashed_storage_leave_uid_1000_s_folders_alone(
     box.run(f"mkdir {given} && chown 1000 {SHARED} {given} && chmod 755 {SHARED} {given}")
     cannot = box.run(f"chown 1000 {given}; chmod 755 {given}; echo x > {given}/by-root", squash=True)
     assert cannot.stderr.count("Operation not permitted") == 2 and "Permission denied" in cannot.stderr
-    create = box.run(_folders("create", [given, new]), user=user, squash=True)
+    create = box.run(_folders("create", [given, new], mongo_user="1000:1000"), user=user, squash=True)
     assert create.returncode == 0, create.stderr
     stamp = create.stdout.strip()
     for folder in (given, new):
@@ -337,12 +345,35 @@ def test_shared_folders_on_root_squashed_storage_leave_uid_1000_s_folders_alone(
         )
     assert not _stat(box, f"{given}/.wipp-created-by")  # there before: no marker, kept on destroy
     assert box.run(f"stat -c %u {new}/.wipp-created-by && cat {new}/.wipp-created-by").stdout == "1000\nwipp:test\n"
-    assert box.run(_folders("check", [given, new], stamp=stamp), user=user, squash=True).returncode == 0
-    again = box.run(_folders("create", [given, new]), user=user, squash=True)  # the stamp replaced, by its owner
+    checked = box.run(_folders("check", [given, new], stamp=stamp, mongo_user="1000:1000"), user=user, squash=True)
+    assert checked.returncode == 0, checked.stderr
+    # the stamp replaced, by its owner
+    again = box.run(_folders("create", [given, new], mongo_user="1000:1000"), user=user, squash=True)
     assert again.returncode == 0 and again.stdout.strip() != stamp, again.stderr
     gone = box.run(_folders("delete", [given, new], delete_data=True), user=user, squash=True)
     assert gone.returncode == 0, gone.stderr
     assert _stat(box, given) and not _stat(box, new)
+
+
+@pytest.mark.parametrize("user", ["root", USER])
+def test_on_root_squashed_storage_mongodb_needs_mongo_user_and_the_script_says_so(box: Sandbox, user: str) -> None:
+    """mongo's image, started as root, runs `chown -R mongodb` on its database folder at every start
+    and stops when root may not (as on NFS with root_squash): without wipp:mongoUser, create and
+    check fail naming the key, the folder and the host; where root may chown, they pass without it."""
+    db, data = f"{SHARED}/db", f"{SHARED}/data"
+    box.run(f"mkdir {db} {data} && chown 1000 {SHARED} {db} {data} && chmod 755 {SHARED} {db} {data}")
+    as_mongo_does = box.run(f"chown -R 999 {db}", squash=True)
+    assert as_mongo_does.returncode != 0 and "Operation not permitted" in as_mongo_does.stderr
+    for mode, stamp in (("create", None), ("check", "wipp:test:stamp")):
+        if stamp:
+            box.run(f"for f in {db} {data}; do echo {stamp} > $f/.wipp-shared-stamp; done")
+        refused = box.run(_folders(mode, [db, data], stamp=stamp), user=user, squash=True)
+        assert refused.returncode != 0 and refused.stdout == "", (mode, refused.stderr)
+        assert f"root may not change owners in {db} on " in refused.stderr, refused.stderr
+        assert "Set wipp:mongoUser to 1000:1000" in refused.stderr
+    assert _stat(box, db) == "1000 755"  # the probe changed nothing
+    where_root_may = box.run(_folders("check", [db, data], stamp="wipp:test:stamp"), user=user)
+    assert where_root_may.returncode == 0, where_root_may.stderr
 
 
 def test_shared_folders_delete_what_uid_1000_may_not_as_root_where_root_may(box: Sandbox) -> None:

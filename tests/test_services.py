@@ -194,6 +194,22 @@ def test_each_service_gets_a_stop_grace_period_that_fits_it_and_mongodb_the_long
     assert bound.type == "docker:index/container:Container" and bound.inputs["stopTimeout"] == 30
 
 
+def test_mongo_user_runs_only_mongod_as_that_user_and_changes_only_its_wait() -> None:
+    """wipp:mongoUser (shared folders on NFS with root_squash): mongodb's container runs as that
+    user, so mongo's image skips the chown it does as root; every other service keeps its image's user."""
+    default = run_program("multi")
+    assert {service: _spec(default, service).get("user") for service in ORDER} == dict.fromkeys(ORDER)
+    squashed = run_program("multi", {"mongoUser": "1000:1000"})
+    users = {service: _spec(squashed, service).get("user") for service in ORDER}
+    assert users == {"mongodb": "1000:1000", "master": None, "wipp": None, "exec": None}
+    changed = {
+        service
+        for service in ORDER
+        if _wait_variables(squashed, service)["SPEC_DIGEST"] != _wait_variables(default, service)["SPEC_DIGEST"]
+    }
+    assert changed == {"mongodb"}  # the wait runs again for the one service that changed
+
+
 def test_every_service_and_the_wipp_container_carry_the_stacks_label() -> None:
     deployment = run_program("single")
     for service in ORDER:

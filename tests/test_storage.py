@@ -47,6 +47,8 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
     assert create["MODE"] == "create" and delete["MODE"] == "delete" and delete["DELETE_DATA"] == "false"
     assert create["OWNER"] == delete["OWNER"] == "wipp:multi" and delete["FOLDERS"] == create["FOLDERS"]
     assert "STAMP" not in create  # the script makes the stamp itself, new at each run, and prints it
+    # mongodb's folder, where each host checks root may do what mongo's image does at its start (chown).
+    assert create["MONGO_FOLDER"] == "/mnt/wipp-shared/wippdbvolume" and create["MONGO_USER"] == ""
     for worker in ("wipp-worker-1", "wipp-worker-2"):
         check = deployment.named(f"storage-check-{worker}")
         # Each check is given exactly the stamp the manager's `create` printed (its last line).
@@ -55,6 +57,13 @@ def test_multi_stack_prepares_shared_folders_on_the_manager_and_checks_them_else
         assert script_variables(check.inputs["create"]) == expected
         assert "delete" not in check.inputs  # a check never removes anything
         assert prepare.urn in check.dependencies
+
+
+def test_with_mongo_user_no_host_checks_that_root_may_chown_the_database_folder() -> None:
+    deployment = run_program("multi", {"mongoUser": "1000:1000"})
+    names = ["storage-folders-wipp-manager", "storage-check-wipp-worker-1", "storage-check-wipp-worker-2"]
+    for name in names:
+        assert script_variables(deployment.named(name).inputs["create"])["MONGO_USER"] == "1000:1000", name
 
 
 def test_shared_folders_are_deleted_only_when_asked() -> None:

@@ -172,6 +172,14 @@ class Settings(Keys):
         pattern=anchored(rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::{_TAG})?(?:@{_DIGEST})?"),
         description="an image reference such as mongo:3.4 or registry.example.com:5000/team/mongo:3.4",
     )
+    # mongo's image, started as root, gives its database folder to its own user at every start
+    # (chown -R): on NFS with root_squash root may not, and mongodb stops. As UID 1000, the owner
+    # of the shared folders, mongod runs without that step.
+    mongo_user: str = Field(
+        "",
+        pattern=anchored(r"(?:[0-9]{1,10}:[0-9]{1,10})?"),
+        description="a numeric user:group such as 1000:1000, or empty for the image's own",
+    )
     image_registry: str = Field(
         "",
         pattern=anchored(rf"(?:{_DOMAIN}(?:/{_PATH})*)?"),
@@ -389,6 +397,14 @@ class Settings(Keys):
         if self.registry_password is not None and not self.registry_user:
             why = "no password without wipp:registryUser (the user it logs in as)"
             self._refuse(info, ("registryPassword",), "[secret]", expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def mongo_user_only_with_shared_folders(self, info: ValidationInfo) -> Self:
+        """A named volume starts as mongo's image made it, owned by mongo's own user, not by any other."""
+        if self._valid(info, "mongo_user", "storage") and self.mongo_user and self.storage.mode == "volume":
+            why = "empty with named volumes (wipp:storage mode volume): a new volume belongs to the image's own user"
+            self._refuse(info, ("mongoUser",), self.mongo_user, expected(why))
         return self
 
     @model_validator(mode="after")

@@ -17,8 +17,12 @@
 # a folder already owned by UID 1000 is not chowned, one with the mode already is not
 # chmodded; a folder, marker or stamp root may not write (NFS with root_squash, the export's
 # default, makes root nobody on the server) is written by UID 1000.
+# MONGO_FOLDER (one of FOLDERS, mongodb's): with MONGO_USER empty, create and check fail unless
+# root may change owners in it on this host, since mongo's image, started as root, gives its
+# database folder to its own user at every start (chown -R) and stops when it may not (root_squash).
 # Input variables: MODE, FOLDERS (absolute paths, one per line), DELETE_DATA,
-# OWNER (the stack's tag written into the marker), STAMP (check: what create printed),
+# OWNER (the stack's tag written into the marker), MONGO_FOLDER, MONGO_USER (wipp:mongoUser),
+# STAMP (check: what create printed),
 # SETTLE_S (check: how long the shared storage may take to show what create wrote: an NFS
 # client that looked for a folder before it existed, as the preflight does, keeps "no such
 # folder" in its cache for up to acdirmax, 60 s by default).
@@ -86,6 +90,27 @@ has_mode() {
     [ $((0$bits & 0$2)) -eq $((0$2)) ]
 }
 
+# root_may_chown PATH: whether root may change PATH's owner on this host, tried as a chown to the
+# owner it has (which changes nothing where root may).
+root_may_chown() {
+    if refused=$(as_root chown "$(owner_of "$1")" -- "$1" 2>&1 >/dev/null); then
+        return 0
+    fi
+    case "$refused" in sudo:*) printf '%s\n' "$refused" >&2; exit 1 ;; esac
+    return 1
+}
+
+# mongo_may_start: fails, naming wipp:mongoUser, when mongo's image would stop at its chown here.
+mongo_may_start() {
+    [ -z "$MONGO_USER" ] || return 0
+    root_may_chown "$MONGO_FOLDER" && return 0
+    echo "shared-folders: root may not change owners in $MONGO_FOLDER on $(hostname) (NFS with" \
+        "root_squash?), and mongo's image, started as root, gives its database folder to its own user" \
+        "at every start (chown -R): mongodb would stop there. Set wipp:mongoUser to 1000:1000, the" \
+        "folders' owner (mongod then runs as that user and skips that step)" >&2
+    exit 1
+}
+
 # The program accepts only these paths; the script refuses anything else on its own too,
 # since it may run `rm -rf`.
 check_path() {
@@ -120,6 +145,9 @@ for folder in $FOLDERS; do
     IFS=$old_ifs
     check_path "$folder"
 done
+if [ "$MODE" != delete ]; then
+    check_path "$MONGO_FOLDER"
+fi
 if [ "$MODE" = check ] && [ -z "$STAMP" ]; then
     echo "shared-folders: STAMP is empty: nothing to compare the folders with" >&2
     exit 1
@@ -186,6 +214,9 @@ for folder in $FOLDERS; do
             fi ;;
     esac
 done
+if [ "$MODE" != delete ]; then
+    mongo_may_start
+fi
 if [ "$MODE" = create ]; then
     printf '%s\n' "$stamp"
 fi

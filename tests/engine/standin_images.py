@@ -27,7 +27,29 @@ ENTRYPOINTS = {
     "wipp/wipp": "wipp.sh",
     "wipp/wipp_executor": "exec.sh",
 }
-PASSWD = "root:x:0:0:root:/root:/bin/sh\nwipp:x:1000:1000:wipp:/home/wipp:/bin/sh\n"
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/sh\nmongodb:x:999:999:mongodb:/data/db:/bin/sh\n"
+    "wipp:x:1000:1000:wipp:/home/wipp:/bin/sh\n"
+)
+# As the real images: WIPP's own run as UID 1000 (NIST: "the wipp user inside of the Docker
+# containers has the UID 1000"), mongo's starts as root. Each folder a storage place mounts
+# (components/wipp.py) is in the image with the owner the real image gives it, which Docker copies
+# into a new named volume at its first mount: WIPP's to UID 1000, /data/db to mongo's user (999).
+WIPP_USER = "1000:1000"
+FOLDERS = {
+    "bin": (0, 0o755),
+    "data": (0, 0o755),
+    "data/db": (999, 0o755),
+    "data/WIPP": (1000, 0o755),
+    "data/pegasus-workflows": (1000, 0o755),
+    "etc": (0, 0o755),
+    "home": (0, 0o755),
+    "home/wipp": (1000, 0o755),
+    "home/wipp/.pegasus": (1000, 0o755),
+    "standin": (0, 0o755),
+    "tmp": (0, 0o1777),
+    "www": (0, 0o1777),  # each stand-in's answers, written by whichever user it runs as
+}
 
 
 def busybox_binary(workdir: Path) -> Path:
@@ -43,15 +65,16 @@ def busybox_binary(workdir: Path) -> Path:
     return binary
 
 
-def _entry(name: str, kind: bytes, mode: int, size: int = 0, link: str = "") -> tarfile.TarInfo:
-    """A tar entry owned by root with a fixed time: the same inputs make the same layer, byte for byte."""
+def _entry(name: str, kind: bytes, mode: int, size: int = 0, link: str = "", owner: int = 0) -> tarfile.TarInfo:
+    """A tar entry (root's unless `owner`) with a fixed time: the same inputs make the same layer, byte for byte."""
     info = tarfile.TarInfo(name)
     info.type, info.mode, info.size, info.linkname, info.mtime = kind, mode, size, link, 0
+    info.uid = info.gid = owner
     return info
 
 
 def root_filesystem(workdir: Path) -> Path:
-    """A tarball: busybox with its applet links, the stand-in scripts, empty /www and /tmp.
+    """A tarball: busybox with its applet links, the stand-in scripts, the empty FOLDERS.
 
     Reproducible (fixed times and owners, sorted names): every session pushes the same layer.
     """
@@ -62,8 +85,8 @@ def root_filesystem(workdir: Path) -> Path:
     for script in sorted(STANDINS.glob("*.sh")):
         files[f"standin/{script.name}"] = (script.read_bytes(), 0o644)
     with tarfile.open(tarball, "w", format=tarfile.GNU_FORMAT) as tar:
-        for folder in ("bin", "data", "etc", "standin", "tmp", "www"):
-            tar.addfile(_entry(folder, tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755))
+        for folder, (owner, mode) in FOLDERS.items():
+            tar.addfile(_entry(folder, tarfile.DIRTYPE, mode, owner=owner))
         for name, (content, mode) in sorted(files.items()):
             tar.addfile(_entry(name, tarfile.REGTYPE, mode, len(content)), io.BytesIO(content))
         for applet in sorted(applets):
@@ -82,7 +105,13 @@ def wanted(versions: tuple[str, ...], mongo_image: str) -> dict[str, tuple[str, 
 
 
 def _config(script: str, version: str) -> dict[str, Any]:
-    return {"Entrypoint": ["/bin/sh", f"/standin/{script}"], "Env": [f"STANDIN_VERSION={version}", "PATH=/bin"]}
+    config: dict[str, Any] = {
+        "Entrypoint": ["/bin/sh", f"/standin/{script}"],
+        "Env": [f"STANDIN_VERSION={version}", "PATH=/bin"],
+    }
+    if script != "mongodb.sh":
+        config["User"] = WIPP_USER
+    return config
 
 
 def build(engine: Engine, workdir: Path, versions: tuple[str, ...], mongo_image: str) -> list[str]:
@@ -92,6 +121,8 @@ def build(engine: Engine, workdir: Path, versions: tuple[str, ...], mongo_image:
     for tag, (script, version) in images.items():
         config = _config(script, version)
         changes = [f"ENTRYPOINT {json.dumps(config['Entrypoint'])}", *(f"ENV {env}" for env in config["Env"])]
+        if "User" in config:
+            changes.append(f"USER {config['User']}")
         engine.cli("import", *(arg for change in changes for arg in ("--change", change)), str(tarball), tag)
     return list(images)
 

@@ -7,6 +7,7 @@ other engine tests'), and is destroyed, its volumes removed, at the end of its t
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -151,6 +152,8 @@ def test_adopted_setup_sh_volumes_survive_delete_data_on_destroy_and_the_stacks_
     for volume in adopted:
         manager.engine.cli("volume", "create", volume)
     markers = write_markers(manager, adopted, "setup-sh-data")
+    # WIPP's data as setup.sh's WIPP leaves it: its folder is UID 1000's, who runs WIPP's images.
+    os.chown(volume_file(manager, "dsc-wippdata", "setup-sh-data").parent, 1000, 1000)
     project = stacks.new("single", **config)
     up = project.up()
     assert "dsc-wippdb was already there, unlabelled: using it, and it stays on destroy" in up.output

@@ -11,6 +11,12 @@ set -eu
 case "${1:-}" in
     mongodump | mongorestore | standin-insert | standin-find) exec /bin/sh /standin/mongo-tools.sh "$@" ;;
 esac
+# As mongo's image does when started as root, before it drops to its own user: the database folder
+# given to that user (999) at every start. Where root may not (NFS with root_squash) the start
+# fails here, as the real one does; run as another user (wipp:mongoUser) it skips this.
+if [ "$(id -u)" -eq 0 ]; then
+    chown -R 999:999 /data/db
+fi
 # shellcheck source=tests/engine/standins/lib.sh  # /standin/lib.sh in the image
 . /standin/lib.sh
 mkdir -p /data/db/db /www/cgi-bin
