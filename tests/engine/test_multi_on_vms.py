@@ -7,7 +7,9 @@ test's own, where Pulumi runs as on a workstation. The stack file is the shipped
 VM's own console, printed there from its /etc/ssh), `sshUser` (a non-root user in the docker
 group allowed `sudo -n` for exactly the README's list) and `allowedSources`. Everything else is
 the default: `publishMode: ingress`, `endpointMode: vip` (IPVS and the routing mesh on real
-kernels). The shared folders are on NFS: the manager exports them, the workers mount them.
+kernels). The shared folders are on NFS as the README sets it up: the manager exports them
+with `root_squash` (root on the workers is nobody there), the workers mount them, and the stack
+sets `mongoUser: 1000:1000`, which the README asks for on such storage.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def stack_config(cluster: VmCluster) -> dict[str, Any]:
         for entry, vm in zip(shipped, cluster.vms, strict=True)
     ]
     config["allowedSources"] = [f"{vm_hosts.CLIENT_ADDRESS}/32"]
+    config["mongoUser"] = "1000:1000"  # the README's setting for shared folders on NFS with root_squash
     return config
 
 
@@ -153,6 +156,25 @@ def test_the_default_path_runs_on_three_vms_through_the_routing_mesh(
     )
     report_line(f"default path on VMs, slowest steps of the up: {deployed.slowest}")
     assert answered == [vm.name for vm in cluster.vms]
+    # root_squash for real: root on a worker may neither write nor change owners in the shared folders ...
+    worker = cluster.workers[0]
+    folder = stack_file_config("multi")["storage"]["paths"]["wippdata"]
+    wrote = worker.ssh(f"touch {folder}/by-root", check=False)
+    chowned = worker.ssh(f"chown 1000 {folder}", check=False)
+    assert wrote.returncode != 0 and "Permission denied" in wrote.stderr, wrote.stderr
+    assert chowned.returncode != 0 and "Operation not permitted" in chowned.stderr, chowned.stderr
+    # ... and WIPP's data, written once by UID 1000 wherever its task runs, is the same on every node.
+    files = {vm.name: shared_files(cluster, vm) for vm in cluster.vms}
+    written = files[cluster.manager.name]
+    assert any(p.endswith("standin-mongod.log") for p in written) and any(
+        p.endswith("standin-executor.txt") for p in written
+    ), written
+    seen = [name for name, found in files.items() if found.keys() == written.keys()]
+    report_line(
+        f"nfs (root_squash): bind storage up {deployed.up_seconds:.1f} s; "
+        f"data seen on {len(seen)} of {len(cluster.vms)} nodes"
+    )
+    assert seen == [vm.name for vm in cluster.vms], files
     report = cluster.http_get(cluster.manager.address, WEB_PORT, "/report.txt") or ""
     assert "reached=master:9618 mongodb:27017" in report, report
 
@@ -240,4 +262,75 @@ def test_a_lost_worker_s_tasks_run_again_elsewhere_and_up_finds_nothing_to_chang
     assert_nothing_lost(files, shared_files(cluster, lost))
     again = stack.up()
     assert set(again.operations().values()) == {"same"}, again.operations()
+    stack.preview("--expect-no-changes")
+
+
+MOUNT_UNIT = "mnt-wipp\\x2dshared.mount"  # systemd's unit for vm_hosts.SHARED
+MOUNT_SECONDS = 240  # how long the test waits for a mount to end once the storage answers again
+
+
+def _docker_state(vm: Vm) -> str:
+    return vm.ssh("systemctl is-active docker.service", check=False).stdout.strip()
+
+
+def _mounted_over_nfs(vm: Vm) -> bool:
+    return vm.ssh(f"findmnt -n -o FSTYPE {vm_hosts.SHARED}", check=False).stdout.strip().startswith("nfs")
+
+
+def _mount_failed(vm: Vm) -> bool:
+    return vm.ssh(f"systemctl is-failed '{MOUNT_UNIT}'", check=False).stdout.strip() == "failed"
+
+
+def test_a_worker_whose_storage_mount_comes_late_keeps_docker_waiting_instead_of_starting_on_the_empty_folder(
+    deployed: Deployed, report_line: Callable[[str], None]
+) -> None:
+    """The storage server (the manager) drops one worker's NFS packets while that worker reboots:
+    the program's drop-in keeps Docker from starting on the empty local folder under the mount;
+    once the storage answers, Docker starts with the mount (by itself while systemd still tries
+    the mount; after systemd gave it up, the next `systemctl start docker`, as the README says)."""
+    cluster, stack = deployed.cluster, deployed.stack
+    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running")
+    late = cluster.workers[0]
+    requires = late.ssh("systemctl show -p RequiresMountsFor --value docker.service").stdout
+    assert vm_hosts.SHARED in requires, f"no drop-in makes Docker wait for the mounts on {late.name}: {requires}"
+    files = shared_files(cluster)
+
+    block = f"INPUT -s {late.address} -p tcp --dport 2049 -j DROP"
+    cluster.manager.ssh(f"iptables -I {block}")
+    try:
+        boots = len(late.boot_ids())
+        late.ssh("systemctl reboot", check=False, timeout=30)
+        late.wait_booted(boots)
+        answered = time.monotonic()
+        # SSH answers (it needs no remote storage), the storage does not: Docker must not run.
+        time.sleep(10)
+        state = _docker_state(late)
+        underneath = late.ssh(f"findmnt -n {vm_hosts.SHARED}; ls -A {vm_hosts.SHARED}", check=False).stdout
+        assert state != "active", f"Docker started on {late.name} without its shared storage"
+        assert underneath.strip() == "", f"{vm_hosts.SHARED} on {late.name} while the storage is away: {underneath}"
+        jobs = late.ssh("systemctl list-jobs --no-legend", check=False).stdout
+    finally:
+        cluster.manager.ssh(f"iptables -D {block}", check=False)
+    waited = time.monotonic() - answered
+
+    def docker_back_or_mount_given_up() -> bool:
+        return _docker_state(late) == "active" or _mount_failed(late)
+
+    wait_until(docker_back_or_mount_given_up, MOUNT_SECONDS, 2, f"{late.name}'s mount ends")
+    by_hand = _docker_state(late) != "active"
+    if by_hand:  # systemd gave the mount up first: Docker's start failed on it, named
+        status = late.ssh("systemctl status docker.service --no-pager", check=False).stdout
+        assert MOUNT_UNIT in status or "Dependency failed" in status, status
+        late.ssh("systemctl start docker.service", timeout=300)
+    assert _mounted_over_nfs(late), f"Docker runs on {late.name} without the NFS mount"
+    how = (
+        "started by hand after systemd gave the mount up" if by_hand else "started by itself once the storage answered"
+    )
+    report_line(
+        f"nfs late mount: docker on {late.name} stayed {state} while its storage was away "
+        f"({waited:.0f} s after SSH answered; jobs waiting: {'docker.service' in jobs}); {how}"
+    )
+    wait_until(lambda: _node_ready(cluster, late), 180, 1, f"{late.name} ready again")
+    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running")
+    assert_nothing_lost(files, shared_files(cluster, late))
     stack.preview("--expect-no-changes")

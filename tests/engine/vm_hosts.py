@@ -507,15 +507,17 @@ SHARED = "/mnt/wipp-shared"  # where every VM mounts the shared storage (the shi
 EXPORT = "/srv/wipp-export"  # the manager's exported folder
 
 
-def share_storage(cluster: VmCluster, options: str = "rw,sync,no_subtree_check,no_root_squash") -> None:
-    """NFS as a lab sets it up: the manager exports EXPORT (Debian's nfs-kernel-server) and sees
-    it at SHARED by a bind mount; the workers mount the export at SHARED (NFS 4.2). All in
-    /etc/fstab and enabled, so a reboot brings them back; ufw lets NFS in from the lan."""
+def share_storage(cluster: VmCluster, options: str = "rw,sync,no_subtree_check,root_squash") -> None:
+    """NFS as the README says a lab sets it up: the manager exports EXPORT (Debian's
+    nfs-kernel-server) with the default root_squash (root on the other hosts is nobody there),
+    given to UID 1000, and sees it at SHARED by a bind mount; the workers mount the export at
+    SHARED (NFS 4.2, `hard,_netdev`). All in /etc/fstab and enabled, so a reboot brings them
+    back; ufw lets NFS in from the lan."""
     manager = cluster.manager
     manager.ssh(
         # NFS 4 needs only 2049/tcp; ufw is enabled, and the program opens only the swarm's ports.
         f"ufw allow from {SUBNET} to any port 2049 proto tcp >/dev/null && "
-        f"mkdir -p {EXPORT} {SHARED} && "
+        f"mkdir -p {EXPORT} {SHARED} && chown 1000 {EXPORT} && chmod 755 {EXPORT} && "
         f"echo '{EXPORT} {SUBNET}({options})' > /etc/exports && "
         "systemctl enable --now nfs-server >/dev/null 2>&1 && exportfs -ra && "
         f"echo '{EXPORT} {SHARED} none bind 0 0' >> /etc/fstab && mount {SHARED}"
