@@ -80,6 +80,18 @@ def bcrypt_hash(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
 
 
+def mac_of(address: str) -> str:
+    """A locally administered MAC address made from an IPv4 address, the same at every start.
+
+    Found by CI: each pytest session (and each test `.ci/standalone` runs alone) starts its own
+    registry at the same address. With a new MAC each time, an engine whose neighbour entry for
+    the address was still marked reachable from the previous session sent its packets to the
+    old MAC for up to ~30 s; Docker's ping of its mirror gives up after 15 s, then it falls
+    back to Docker Hub, which is unreachable here, and the pull fails.
+    """
+    return "02:77:" + ":".join(f"{int(part):02x}" for part in address.split("."))
+
+
 @dataclass
 class Link:
     """A veth pair from the registry's namespace into `namespace` (onto `bridge` if given)."""
@@ -249,14 +261,16 @@ class Registry:
 
         `registry_address` goes on the registry's end; `other_address` (if given) on the far end,
         which is put on `bridge` (if given: the far side then usually has its address on the
-        bridge already). Both ends are up when this returns.
+        bridge already). Both ends are up when this returns. The registry's end has the MAC
+        address `mac_of(registry_address)`: a registry started again at an address keeps the
+        one the neighbours already hold for it.
         """
         index = len(self.links)
         suffix = self.netns.removeprefix("wreg-")
         mine, theirs = f"wr{index}r{suffix}"[:15], f"wr{index}o{suffix}"[:15]
         _run(["ip", "-n", self.netns, "link", "add", mine, "type", "veth", "peer", "name", theirs, "netns", namespace])
         _run(["ip", "-n", self.netns, "addr", "add", f"{registry_address}/{prefix_length}", "dev", mine])
-        _run(["ip", "-n", self.netns, "link", "set", mine, "up"])
+        _run(["ip", "-n", self.netns, "link", "set", mine, "address", mac_of(registry_address), "up"])
         if bridge is not None:
             _run(["ip", "-n", namespace, "link", "set", theirs, "master", bridge])
         if other_address is not None:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 from pathlib import Path
@@ -18,7 +19,7 @@ import standin_images
 from docker_api import Engine
 from engine_hosts import EngineHost
 from isolated_engine import isolated_engine
-from registry import PORT, Registry
+from registry import PORT, Registry, mac_of
 
 
 def _probe_layer(workdir: Path) -> Path:
@@ -109,3 +110,45 @@ def test_the_air_gapped_host_pulls_nothing_and_loads_what_was_saved(
         assert loaded == manager.engine.cli("image", "inspect", "--format", image_id, "mongo:3.4").stdout
         # Loaded by hand: the image has no registry digest there (what the program must handle on such a host).
         assert _repo_digests(air_gapped.engine, "mongo:3.4") == []
+
+
+def _connects(namespace: str, address: str) -> bool:
+    """Whether a TCP connection from `namespace` (a path under /run/netns) to address:PORT opens within 3 s."""
+    probe = f"import socket; socket.create_connection(({address!r}, {PORT}), 3).close()"
+    done = subprocess.run(
+        ["nsenter", f"--net={namespace}", "python3", "-c", probe], capture_output=True, text=True, timeout=30
+    )
+    return done.returncode == 0
+
+
+def _neighbour_mac(namespace: str, address: str) -> str:
+    shown = subprocess.run(
+        ["nsenter", f"--net={namespace}", "ip", "-j", "neigh", "show", address],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    entries = json.loads(shown.stdout or "[]")
+    return str(entries[0].get("lladdr", "")) if entries else ""
+
+
+def test_a_registry_started_again_at_the_same_address_is_reached_at_once(manager: EngineHost, tmp_path: Path) -> None:
+    """Each session starts its own registry at the same address: the second one, on the same MAC,
+    answers the manager's namespace at once, whose neighbour entry still holds the first one's."""
+    lan, bridge, namespace = (
+        os.environ["WIPP_TEST_LAN_NETNS"],
+        os.environ["WIPP_TEST_LAN_BRIDGE"],
+        os.environ["WIPP_TEST_MANAGER_NETNS"],
+    )
+    address = "10.231.0.102"  # free on the lan: the registries are .100 and .101, the engines .1 and .2
+    macs = []
+    for attempt in ("first", "second"):
+        made = Registry.start(tmp_path / attempt)
+        try:
+            made.connect(lan, address, bridge=bridge)
+            assert _connects(namespace, address), f"the {attempt} registry does not answer at once"
+            macs.append(_neighbour_mac(namespace, address))
+        finally:
+            made.stop()
+    assert macs[0] == macs[1] == mac_of(address), macs
