@@ -83,11 +83,11 @@ def bcrypt_hash(password: str) -> str:
 def mac_of(address: str) -> str:
     """A locally administered MAC address made from an IPv4 address, the same at every start.
 
-    Found by CI: each pytest session (and each test `.ci/standalone` runs alone) starts its own
-    registry at the same address. With a new MAC each time, an engine whose neighbour entry for
-    the address was still marked reachable from the previous session sent its packets to the
-    old MAC for up to ~30 s; Docker's ping of its mirror gives up after 15 s, then it falls
-    back to Docker Hub, which is unreachable here, and the pull fails.
+    Each pytest session (and each test `.ci/standalone` runs alone) starts its own registry at
+    the same address. With a new MAC each time, an engine whose neighbour entry for the address
+    is still marked reachable from the previous session sends its packets to the old MAC for up
+    to ~30 s: the likely cause of a CI run where every pull of a test run alone fell back to
+    Docker Hub (unreachable here) 15 s into its `up`.
     """
     return "02:77:" + ":".join(f"{int(part):02x}" for part in address.split("."))
 
