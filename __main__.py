@@ -59,6 +59,7 @@ preflight = Preflight(
         publish_mode=settings.publish_mode,
         endpoint_mode=settings.endpoint_mode,
         shared_folders=list(settings.storage.sources.values()) if settings.storage.mode == "bind" else [],
+        images=list(settings.images.values()),
     ),
 )
 

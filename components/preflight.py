@@ -40,6 +40,9 @@ class PreflightArgs:
     publish_mode: str  # ingress (the routing mesh) needs the kernel's IPVS
     endpoint_mode: str  # vip (service virtual IPs) too
     shared_folders: list[str]  # bind mode: each host's folders should be on a mount of their own
+    # The images the services run, as configured: a new one makes the preflight run again, and
+    # each host compares its free disk with what their pulls need.
+    images: list[str]
 
 
 class Preflight(pulumi.ComponentResource):
@@ -69,6 +72,7 @@ class Preflight(pulumi.ComponentResource):
                     STRICT=str(args.strict).lower(),
                     IPVS_NEEDED_BY=_ipvs_needed_by(args),
                     SHARED_FOLDERS=" ".join(args.shared_folders),
+                    IMAGES=" ".join(args.images),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -35,7 +35,14 @@ MULTI_REAL_ADDRESSES = {"192.0.2.10": "10.20.0.10", "192.0.2.11": "10.20.0.11", 
 # What the mocked preflight prints on stdout, in the form `scripts/preflight.sh` prints it (one JSON line).
 # What the mocked shared-folders.sh `create` prints: the stamp it wrote (the stack's tag, a token).
 SHARED_STAMP = "wipp:multi:0123456789abcdef0123456789abcdef"
-PREFLIGHT_FINDINGS = {"docker": "20.10.24", "swarm": "none", "memoryMb": 32000, "diskFreeGb": 200, "warnings": ""}
+PREFLIGHT_FINDINGS = {
+    "docker": "20.10.24",
+    "swarm": "none",
+    "memoryMb": 32000,
+    "diskFreeGb": 200,
+    "pullsNeedMb": 0,
+    "warnings": "",
+}
 
 
 def mock_digest(image: str) -> str:

@@ -5,13 +5,14 @@
 # the host is in another swarm, or the first manager is in a swarm but not as a
 # manager; a published port is taken by something other than Docker; ufw is
 # missing while the program manages the firewall; the kernel has no IPVS while the
-# routing mesh or virtual IPs need it. Memory and disk below NIST's figures, and
-# shared folders on the root file system (no mount Docker could wait for at boot), are
-# warnings, or failures when STRICT is true.
+# routing mesh or virtual IPs need it. Memory and disk below NIST's figures, less free disk
+# than the images to pull need, and shared folders on the root file system (no mount Docker
+# could wait for at boot), are warnings, or failures when STRICT is true.
 # Input variables: HOST_NAME, POSITION (first-manager or joining), MANAGER_ADDR,
 # PORTS (published ports to find free, may be empty), NEED_UFW, MIN_MEMORY_MB,
 # MIN_DISK_GB, STRICT, IPVS_NEEDED_BY (the settings that need IPVS, empty if none),
-# SHARED_FOLDERS (bind mode: the folders, separated by spaces; empty with volumes).
+# SHARED_FOLDERS (bind mode: the folders, separated by spaces; empty with volumes),
+# IMAGES (the images the services run, as configured, separated by spaces).
 set -eu
 set -f
 
@@ -80,6 +81,28 @@ fi
 if [ "$disk_gb" -lt "$MIN_DISK_GB" ]; then
     short="$short${short:+; }free disk ${disk_gb} GB at $root_dir is below the ${MIN_DISK_GB} GB NIST asks for"
 fi
+# The pulls: an image of IMAGES this host does not hold yet needs about as much disk as the largest
+# image of the same name it holds (on an upgrade, the version before: a new version's images are
+# about as large, and the layers they share make it less). An image with no earlier version here
+# is not counted: on a first deployment NIST's figure above is the measure.
+pulls_mb=0
+for image in $IMAGES; do
+    docker image inspect "$image" >/dev/null 2>&1 && continue
+    name=${image%%@*}
+    case "${name##*/}" in *:*) name=${name%:*} ;; esac
+    largest=0
+    for id in $(docker image ls --quiet --no-trunc "$name"); do
+        size=$(docker image inspect --format '{{.Size}}' "$id")
+        [ "$size" -le "$largest" ] || largest=$size
+    done
+    pulls_mb=$((pulls_mb + largest / 1048576))
+done
+free_mb=$(df -Pk "$root_dir" 2>/dev/null | awk 'NR == 2 { printf "%d", $4 / 1024 }')
+[ -n "$free_mb" ] || free_mb=$(df -Pk / | awk 'NR == 2 { printf "%d", $4 / 1024 }')
+if [ "$pulls_mb" -gt "$free_mb" ]; then
+    short="$short${short:+; }free disk ${free_mb} MB at $root_dir is less than the about ${pulls_mb} MB the"
+    short="$short new images need (as large as the versions of them this host holds): free some, or the pulls fail"
+fi
 # Shared folders: Docker waits at boot for the mounts they are on (RequiresMountsFor=); one on the
 # root file system has no mount to wait for, and its data would stay on this host.
 on_root=
@@ -124,6 +147,7 @@ if [ "$NEED_UFW" = true ] && ! has_command ufw; then
     fail "ufw is not installed: install it, or set wipp:manageFirewall false"
 fi
 
-echo "preflight: $HOST_NAME: Docker $version, swarm: $swarm, ${memory_mb} MB, ${disk_gb} GB free" >&2
-printf '{"docker": "%s", "swarm": "%s", "memoryMb": %s, "diskFreeGb": %s, "warnings": "%s"}\n' \
-    "$version" "$swarm" "$memory_mb" "$disk_gb" "$warnings"
+echo "preflight: $HOST_NAME: Docker $version, swarm: $swarm, ${memory_mb} MB, ${disk_gb} GB free," \
+    "the pulls need about ${pulls_mb} MB" >&2
+printf '{"docker": "%s", "swarm": "%s", "memoryMb": %s, "diskFreeGb": %s, "pullsNeedMb": %s, "warnings": "%s"}\n' \
+    "$version" "$swarm" "$memory_mb" "$disk_gb" "$pulls_mb" "$warnings"

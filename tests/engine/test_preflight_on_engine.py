@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import standin_images
 from docker_api import listener
 from engine_hosts import EngineHost
 from harness import assert_mentions, run_program, script_variables
@@ -167,3 +168,38 @@ def test_a_host_without_a_running_engine_says_so(manager: EngineHost, worker: En
     result = _run(missing, script)
     assert result.returncode == 1
     assert "preflight: lab-worker: Docker Engine does not answer" in result.stderr
+
+
+def test_the_pulls_need_the_size_of_the_version_held_and_less_free_disk_is_a_warning_or_with_strict_a_stop(
+    manager: EngineHost, swarm: str, tmp_path: Path
+) -> None:
+    """An image the host does not hold needs about the size of the one of the same name it holds
+    (the version before an upgrade); one it holds needs nothing. With less free disk than that
+    (Docker's data folder seen through a 1 MB tmpfs, in a private mount namespace), a warning, or a stop."""
+    layer = standin_images.padding_layer(tmp_path, "preflight-probe", 6_000_000)
+    manager.engine.cli("import", str(layer), "wipp/preflight-probe:1")
+    try:
+        held = int(manager.engine.cli("image", "inspect", "--format", "{{.Size}}", "wipp/preflight-probe:1").stdout)
+        script = _first_manager_check(manager)
+        images = script_variables(script)["IMAGES"]
+        assert images.split() == ["mongo:3.4", "wipp/wipp_master:2.2.0", "wipp/wipp:2.2.0", "wipp/wipp_executor:2.2.0"]
+        probe = script.replace(f"\nIMAGES='{images}'\n", "\nIMAGES='wipp/preflight-probe:2 wipp/preflight-probe:1'\n")
+        assert probe != script
+        result = _run(manager, probe)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["pullsNeedMb"] == held // 2**20 > 0  # :1 is held, :2 as large as it
+        assert f"the pulls need about {held // 2**20} MB" in result.stderr
+        root_dir = manager.engine.request("GET", "/info")["DockerRootDir"]
+        env = {"PATH": os.environ["PATH"], "DOCKER_HOST": manager.engine.docker_host}
+        shortfall = f"is less than the about {held // 2**20} MB the new images need"
+        for strict in (False, True):
+            checked = probe.replace("\nSTRICT=false\n", f"\nSTRICT={str(strict).lower()}\n")
+            small = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c"]
+            small += ['mount -t tmpfs -o size=1m wipp-preflight-test "$1" && exec /bin/sh -c "$2"', "sh", root_dir]
+            found = manager.engine.in_namespace([*small, checked], env=env, check=False)
+            if strict:
+                assert found.returncode == 1 and shortfall in found.stderr and found.stdout == "", found.stderr
+            else:
+                assert found.returncode == 0 and shortfall in json.loads(found.stdout)["warnings"], found.stderr
+    finally:
+        manager.engine.cli("image", "rm", "wipp/preflight-probe:1")

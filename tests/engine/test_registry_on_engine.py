@@ -123,10 +123,10 @@ def test_an_upgrade_pulls_every_new_image_before_it_updates_any_service(
         up = project.up()
     changed = {name: op for name, op in up.operations().items() if op != "same"}
     assert set(changed.values()) == {"update"}
-    # Besides the pulls, services and waits: the backup before the first service changes, and the
-    # wait until WIPP answers after the last.
+    # Besides the pulls, services and waits: the preflight (its disk check for the new images), the
+    # backup before the first service changes, and the wait until WIPP answers after the last.
     pulled = {n for s in UPGRADED for n in (f"images-{s}-wipp-host", s, f"{s}-running")}
-    assert set(changed) == pulled | {"backup-before-upgrade", "web-answers"}
+    assert set(changed) == pulled | {"backup-before-upgrade", "web-answers", "preflight-wipp-host"}
     assert {name: service["ID"] for name, service in manager.engine.services().items()} == before
     pulls_end, first_update = pulls_and_updates(up, UPGRADED)
     print(

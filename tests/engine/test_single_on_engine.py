@@ -47,6 +47,7 @@ UPGRADED = {
 }
 UPGRADED["backup-before-upgrade"] = "update"  # the backup before the first service changes
 UPGRADED["web-answers"] = "update"  # the wait until WIPP answers runs again after every change of a service
+UPGRADED["preflight-wipp-host"] = "update"  # new images: the free disk compared with what they need
 
 
 @pytest.fixture(scope="module")
