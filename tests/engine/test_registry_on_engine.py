@@ -149,23 +149,25 @@ MONGO_FORMS = {
 }
 
 
-@pytest.mark.parametrize("form", list(MONGO_FORMS))
 def test_every_mongo_image_form_deploys(
-    form: str, project: PulumiProject, manager: EngineHost, registry: Registry, tmp_path_factory: pytest.TempPathFactory
+    project: PulumiProject, manager: EngineHost, registry: Registry, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """One stack moved through every form in turn (each an update of mongodb, judged by its wait),
+    then back: what the swarm runs, and a clean preview, after each."""
     rootfs = standin_images.root_filesystem(tmp_path_factory.mktemp("mongo-forms"))
     config = {"Entrypoint": ["/bin/sh", "/standin/mongodb.sh"], "Env": ["STANDIN_VERSION=3.4", "PATH=/bin"]}
     digest = registry.push("library/mongo", "3.4", [rootfs], config)
     registry.push("library/mongo", "latest", [rootfs], config)
     registry.push("mongo", "3.4", [rootfs], config)  # as a lab registry holds it: registry/mongo:3.4
-    image = form.replace("REGISTRY", registry.links[0].host).replace("DIGEST", digest)
     try:
-        project.set_config(on_private_engine(manager, **{**BASE, "mongoImage": image}))
-        project.up()
-        wait_until(lambda: manager.engine.running_tasks("mongodb") == 1, 60, 0.2, f"mongodb running {image}")
-        runs = MONGO_FORMS[form].replace("REGISTRY", registry.links[0].host).replace("DIGEST", digest)
-        assert spec_images(manager.engine)["mongodb"] == runs
-        project.preview("--expect-no-changes")
+        for form, runs in MONGO_FORMS.items():
+            image = form.replace("REGISTRY", registry.links[0].host).replace("DIGEST", digest)
+            project.set_config(on_private_engine(manager, **{**BASE, "mongoImage": image}))
+            project.up()
+            wait_until(lambda: manager.engine.running_tasks("mongodb") == 1, 60, 0.2, f"mongodb running {image}")
+            expected = runs.replace("REGISTRY", registry.links[0].host).replace("DIGEST", digest)
+            assert spec_images(manager.engine)["mongodb"] == expected, form
+            project.preview("--expect-no-changes")
     finally:
         project.set_config(on_private_engine(manager, **BASE))
     project.up()
