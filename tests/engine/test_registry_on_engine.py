@@ -202,6 +202,9 @@ def test_an_unknown_tag_fails_at_its_pull_with_the_registrys_reason(
         _fails_before_any_service_changes(project, manager, expected)
     finally:
         project.set_config(on_private_engine(manager, **BASE))
+    # Set back: only the preflight runs again (it ran, and passed, for the unknown tag), as the README says.
+    back = project.up()
+    assert {name: op for name, op in back.operations().items() if op != "same"} == {"preflight-wipp-host": "update"}
     project.preview("--expect-no-changes")
 
 
