@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from api_proxy import HoldingProxy, holding_proxy
 from docker_api import EngineError, wait_until
 from engine_hosts import EngineHost
 from harness import REPO
@@ -209,12 +212,29 @@ def _readme_recovery() -> list[list[str]]:
     return [shlex.split(line) for line in block.splitlines() if line.strip()]
 
 
+@pytest.fixture
+def held_master_create(manager: EngineHost) -> Iterator[HoldingProxy]:
+    """The engine's API through a proxy that holds its answer to the create of `dse-master`
+    (api_proxy.py): Ctrl-C then lands while that step still runs, on any machine's speed."""
+    folder = Path(tempfile.mkdtemp(prefix="wipp-proxy.", dir="/tmp"))  # a short path: a socket's is at most 107
+    try:
+        with holding_proxy(folder / "docker.sock", manager.engine.docker_host, "dse-master") as proxy:
+            yield proxy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_ctrl_c_twice_while_master_converges_then_the_readmes_recovery_brings_wipp_up(
-    stacks: Stacks, manager: EngineHost
+    held_master_create: HoldingProxy, stacks: Stacks, manager: EngineHost
 ) -> None:
-    config = {**_names("dse"), "webPort": 18680, "dashboardPort": 18681}
+    proxy = held_master_create
+    config = {**_names("dse"), "webPort": 18680, "dashboardPort": 18681, "dockerHost": proxy.docker_host}
     project = stacks.new("single", **config)
-    interrupted = project.interrupted_up(lambda: _service_exists(manager, "dse-master"))
+    try:
+        interrupted = project.interrupted_up(lambda: proxy.held.is_set() and _service_exists(manager, "dse-master"))
+    finally:
+        proxy.release()
+    assert proxy.held.is_set(), "the create of dse-master never reached the engine"
     assert interrupted.returncode != 0 and "update cancelled" in interrupted.stdout, interrupted.stdout[-2000:]
     pending = json.loads(project.export())["deployment"].get("pending_operations") or []
     assert [p["resource"]["urn"].rsplit("::", 1)[-1] for p in pending] == ["master"], pending
