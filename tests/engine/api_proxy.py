@@ -5,8 +5,8 @@ creates it is still running, for as long as the test needs.
 Why: the interrupted-`up` test sends Ctrl-C twice while `master` is being created, to leave the
 pending create the README's recovery is for. pulumi-docker's create returns right after the engine
 made the service, so without a hold the window between "the service exists" and "the step is done"
-is a fraction of a second, and on a busy machine the step was done before the second Ctrl-C (the
-test failed once that way). Every byte is passed on unchanged; only the one answer waits.
+is a fraction of a second, and on a busy machine the step can be done before the second Ctrl-C (the
+test failed once under load, most likely that way). Every byte is passed on unchanged; only the one answer waits.
 """
 
 from __future__ import annotations
