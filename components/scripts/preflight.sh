@@ -72,8 +72,9 @@ fi
 # Memory and the free disk where Docker keeps images and volumes, against NIST's figures.
 memory_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
 root_dir=$(docker info --format '{{.DockerRootDir}}')
-disk_gb=$(df -Pk "$root_dir" 2>/dev/null | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
-[ -n "$disk_gb" ] || disk_gb=$(df -Pk / | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+free_mb=$(df -Pk "$root_dir" 2>/dev/null | awk 'NR == 2 { printf "%d", $4 / 1024 }')
+[ -n "$free_mb" ] || free_mb=$(df -Pk / | awk 'NR == 2 { printf "%d", $4 / 1024 }')
+disk_gb=$((free_mb / 1024))
 short=
 if [ "$memory_mb" -lt "$MIN_MEMORY_MB" ]; then
     short="memory ${memory_mb} MB is below the ${MIN_MEMORY_MB} MB NIST asks for"
@@ -97,8 +98,6 @@ for image in $IMAGES; do
     done
     pulls_mb=$((pulls_mb + largest / 1048576))
 done
-free_mb=$(df -Pk "$root_dir" 2>/dev/null | awk 'NR == 2 { printf "%d", $4 / 1024 }')
-[ -n "$free_mb" ] || free_mb=$(df -Pk / | awk 'NR == 2 { printf "%d", $4 / 1024 }')
 if [ "$pulls_mb" -gt "$free_mb" ]; then
     short="$short${short:+; }free disk ${free_mb} MB at $root_dir is less than the about ${pulls_mb} MB the"
     short="$short new images need (as large as the versions of them this host holds): free some, or the pulls fail"
