@@ -65,3 +65,59 @@ def test_outside_ci_filters_are_fine(suite: pytest.Pytester, monkeypatch: pytest
     result = suite.runpytest_subprocess("-k", "not two")
     result.assert_outcomes(passed=2, deselected=1)
     assert result.ret == 0
+
+
+# -- a distributed run (pytest-xdist), as CI's test command runs the suite ----------------------------
+DISTRIBUTED = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
+
+
+def test_a_distributed_full_run_passes_and_its_workers_lines_reach_the_summary(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_lines="def test_adds_a_line(report_line):\n    report_line('a line from whichever worker ran me')\n"
+    )
+    result = suite.runpytest_subprocess(*DISTRIBUTED)
+    result.assert_outcomes(passed=4)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["a line from whichever worker ran me"])
+
+
+def test_a_distributed_run_that_stops_early_fails(suite: pytest.Pytester) -> None:
+    """One worker, so that the stop comes before the other module ran (two would race it)."""
+    suite.makepyfile(test_first="def test_fails():\n    assert False\n")
+    result = suite.runpytest_subprocess("-n", "1", *DISTRIBUTED[2:], "-x")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*collected test(s) reported no result*"])
+
+
+def test_a_distributed_run_with_a_skipped_test_fails(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_skip="import pytest\n\ndef test_skips():\n    pytest.skip('no engine')\n")
+    result = suite.runpytest_subprocess(*DISTRIBUTED)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*1 test(s) skipped*"])
+
+
+def test_each_worker_takes_its_own_world(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The modules that report sort first, so that xdist's first assignment gives each worker one."""
+    monkeypatch.setenv("WIPP_TEST_WORLDS", "2")
+    for world in ("0", "1"):
+        monkeypatch.setenv(f"WIPP_TEST_W{world}_MANAGER_HOST", f"unix:///world-{world}/docker.sock")
+    suite.makepyfile(
+        **{
+            f"test_a_world_{n}": "import os\n\ndef test_world(report_line):\n"
+            '    report_line(f\'{os.environ["PYTEST_XDIST_WORKER"]} on {os.environ["WIPP_TEST_MANAGER_HOST"]}\')\n'
+            for n in range(4)
+        }
+    )
+    result = suite.runpytest_subprocess(*DISTRIBUTED)
+    assert result.ret == 0
+    lines = {line for line in result.stdout.lines if line.startswith("gw")}
+    assert lines <= {"gw0 on unix:///world-0/docker.sock", "gw1 on unix:///world-1/docker.sock"}, lines
+    assert len(lines) == 2, "both workers ran a module, each on its own world"
+
+
+def test_a_worker_without_a_world_stops_the_run(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WIPP_TEST_WORLDS", "1")
+    monkeypatch.setenv("WIPP_TEST_W0_MANAGER_HOST", "unix:///world-0/docker.sock")
+    result = suite.runpytest_subprocess(*DISTRIBUTED)
+    assert result.ret != 0
+    assert "worker gw1 has no test world: .ci/run started 1" in result.stdout.str() + result.stderr.str()
