@@ -20,6 +20,9 @@ from .host_command import HostConnection, host_command
 from .scripts import render, script_text
 
 PERSIST_DIR = "/etc/wipp"
+# How firewall-swarm-ports.sh writes its rules: part of their tag, so that a stack whose rules were
+# written another way (one per port, before) gets them replaced, the old ones removed.
+SWARM_RULE_FORM = "a rule per source and protocol"
 
 
 def swarm_port_rules(is_manager: bool) -> list[str]:
@@ -87,7 +90,7 @@ class HostFirewall(pulumi.ComponentResource):
 
     def _swarm_ports_command(self, name: str) -> pulumi.CustomResource:
         ports, sources = " ".join(self.swarm_ports), " ".join(self._args.swarm_sources)
-        tag = rule_tag(self._args.stack, "swarm", [ports, sources])
+        tag = rule_tag(self._args.stack, "swarm", [ports, sources, SWARM_RULE_FORM])
         variables = {"PORTS": ports, "SOURCES": sources, "TAG": tag, "STACK_TAG": stack_tag(self._args.stack)}
         return self._command(f"{name}-swarm-ports", "firewall-swarm-ports.sh", tag, variables)
 

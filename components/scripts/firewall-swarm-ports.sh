@@ -1,8 +1,10 @@
 #!/bin/sh
 # Limit Docker Swarm's ports on this host (2377, 7946, 4789) to the cluster's own
-# hosts and wipp:allowedSources with ufw: an allow per source and port at the top
-# of ufw's rules, then a deny of the port from anywhere else. Every rule carries
-# TAG as its ufw comment, which is how remove tells this stack's rules from others.
+# hosts and wipp:allowedSources with ufw: an allow per source and protocol (its
+# ports as one list, "2377,7946") at the top of ufw's rules, then a deny of those
+# ports from anywhere else. Every rule carries TAG as its ufw comment, which is how
+# remove tells this stack's rules from others. One rule per protocol, not per port:
+# each ufw command costs seconds on a slow host.
 # ACTION=apply   adds the rules this host lacks. A rule that is already there
 #                untagged (or tagged by someone else) is the administrator's: it is
 #                left as it is and not taken over. A rule of an earlier rule set of
@@ -33,6 +35,16 @@ ufw_source() {
         */*) echo "$1" ;;
         *) ipv4_of "$1" ;;
     esac
+}
+
+# ports_of PROTO: the ports of PORTS with that protocol, as ufw writes a list of them:
+# sorted, comma-separated ("2377,7946"); empty when there are none.
+ports_of() {
+    for port_proto in $PORTS; do
+        if [ "${port_proto#*/}" = "$1" ]; then
+            echo "${port_proto%/*}"
+        fi
+    done | sort -n | paste -sd , -
 }
 
 # has_line TEXT LINE exact|prefix: whether a line of TEXT is LINE, or starts with it.
@@ -79,13 +91,13 @@ case "$ACTION" in
             resolved_sources="$resolved_sources $resolved"
         done
         current=$(added_rules)
-        for port_proto in $PORTS; do
-            port=${port_proto%/*}
-            proto=${port_proto#*/}
+        for proto in tcp udp; do
+            ports=$(ports_of "$proto")
+            [ -n "$ports" ] || continue
             for source in $resolved_sources; do
-                ensure_rule prepend allow from "$source" to any port "$port" proto "$proto"
+                ensure_rule prepend allow from "$source" to any port "$ports" proto "$proto"
             done
-            ensure_rule append deny "$port_proto"
+            ensure_rule append deny "$ports/$proto"
         done
         if as_root ufw status | grep -q '^Status: inactive'; then
             echo "firewall: WARNING: ufw is inactive on $(hostname): the swarm port rules are stored but not" \

@@ -68,7 +68,7 @@ def test_swarm_ports_limited_to_the_cluster_and_removed_without_the_administrato
     firewall_namespace: Sandbox, user: str
 ) -> None:
     box = firewall_namespace
-    admin_rule = "allow from 172.16.100.7 to any port 7946 proto tcp"  # identical to one of ours, untagged
+    admin_rule = "allow from 172.16.100.7 to any port 2377,7946 proto tcp"  # identical to one of ours, untagged
     box.run(f"ufw {admin_rule}")
     command = _swarm_command({"allowedSources": []})
     tag = _tag(command["create"])
@@ -78,16 +78,20 @@ def test_swarm_ports_limited_to_the_cluster_and_removed_without_the_administrato
     box.run(command["create"], user=user)
     assert _added(box) == first, "a second apply changes nothing"
     ours = sorted(line.removesuffix(f" comment '{tag}'") for line in first if line.endswith(f"'{tag}'"))
-    expected = [f"allow from {source} to any port {port} proto {proto}" for port, proto in
-                (("2377", "tcp"), ("7946", "tcp"), ("7946", "udp"), ("4789", "udp"))
+    # One rule per source and protocol, its ports as one list in ufw's own order (sorted).
+    expected = [f"allow from {source} to any port {ports} proto {proto}" for ports, proto in
+                (("2377,7946", "tcp"), ("4789,7946", "udp"))
                 for source in ("10.20.0.10", "172.16.100.7")]  # fmt: skip
     expected.remove(admin_rule)  # left to the administrator, not taken over
-    expected += ["deny 2377/tcp", "deny 7946/tcp", "deny 7946/udp", "deny 4789/udp"]
+    expected += ["deny 2377,7946/tcp", "deny 4789,7946/udp"]
     assert ours == sorted(expected)
     assert admin_rule in first
     _assert_allows_before_denies(box)
     # Strangers are refused by the rules themselves, whatever ufw's default policy is.
-    assert "-A ufw-user-input -p tcp -m tcp --dport 2377 -j DROP" in box.run("iptables -S ufw-user-input").stdout
+    assert (
+        "-A ufw-user-input -p tcp -m multiport --dports 2377,7946 -j DROP"
+        in box.run("iptables -S ufw-user-input").stdout
+    )
 
     assert box.run(command["delete"], user=user).returncode == 0
     assert _added(box) == [admin_rule]
@@ -108,10 +112,37 @@ def test_changed_sources_replace_the_rules_create_before_delete(firewall_namespa
     sources = {"10.20.0.10", "172.16.100.7", "172.16.113.0/24", "10.20.0.128/25"}
     allowed = {line.split()[2] for line in rules if line.startswith("allow from")}
     assert allowed == sources
-    assert len(rules) == 3 * len(sources) + 3  # a worker: 7946/tcp, 7946/udp, 4789/udp
+    assert len(rules) == 2 * len(sources) + 2  # a worker: 7946/tcp, and 4789,7946/udp
     _assert_allows_before_denies(box)
     box.run(new["delete"])
     assert _added(box) == []
+
+
+def test_rules_an_earlier_version_wrote_one_per_port_are_replaced_by_one_per_protocol(
+    firewall_namespace: Sandbox,
+) -> None:
+    """Before, the script wrote a rule per port (and a tag without the rule form): the new command
+    goes in first, taking over the rules whose text is the same, then the old one's delete
+    removes what is left of the old set; no port is open in between or after."""
+    box = firewall_namespace
+    command = _swarm_command({"allowedSources": []}, host="w")
+    new_tag, old_tag = _tag(command["create"]), "wipp:multi:swarm:0123456789"
+    sources = ("10.20.0.10", "172.16.100.7")
+    for port, proto in (("7946", "tcp"), ("7946", "udp"), ("4789", "udp")):
+        for source in sources:
+            box.run(f"ufw prepend allow from {source} to any port {port} proto {proto} comment '{old_tag}'")
+        box.run(f"ufw deny {port}/{proto} comment '{old_tag}'")
+    assert box.run(command["create"]).returncode == 0
+    _assert_allows_before_denies(box)
+    assert box.run(command["delete"].replace(new_tag, old_tag)).returncode == 0  # the old rule set's delete
+    rules = _added(box)
+    assert all(line.endswith(f" comment '{new_tag}'") for line in rules), rules
+    expected = [f"allow from {source} to any port {ports} proto {proto}" for ports, proto in
+                (("7946", "tcp"), ("4789,7946", "udp")) for source in sources]  # fmt: skip
+    assert sorted(line.removesuffix(f" comment '{new_tag}'") for line in rules) == sorted(
+        [*expected, "deny 7946/tcp", "deny 4789,7946/udp"]
+    )
+    _assert_allows_before_denies(box)
 
 
 def test_missing_ufw_is_a_clear_error(firewall_namespace: Sandbox) -> None:

@@ -188,7 +188,8 @@ def test_up_builds_the_swarm_over_ssh_and_runs_wipp_across_the_hosts(
     sources = {h.address for h in cluster.hosts} | {multi_hosts.SUBNET}
     for host in cluster.hosts:
         ours = _swarm_tagged(host.ufw_added())
-        ports = {rule.split(" comment ")[0].rsplit(" ", 1)[-1] for rule in ours if rule.startswith("deny ")}
+        denied = [rule.split(" comment ")[0].rsplit(" ", 1)[-1] for rule in ours if rule.startswith("deny ")]
+        ports = {f"{port}/{d.split('/')[1]}" for d in denied for port in d.split("/")[0].split(",")}
         expected_ports = {"7946/tcp", "7946/udp", "4789/udp"} | ({"2377/tcp"} if host.role == "manager" else set())
         assert ports == expected_ports, host.name
         allowed = {rule.split()[2] for rule in ours if rule.startswith("allow from")}

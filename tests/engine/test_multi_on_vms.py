@@ -231,40 +231,6 @@ def _node_ready(cluster: VmCluster, vm: Vm) -> bool:
     return any(n["Hostname"] == vm.name and n["Status"] == "Ready" for n in nodes)
 
 
-def test_a_lost_worker_s_tasks_run_again_elsewhere_and_up_finds_nothing_to_change(
-    deployed: Deployed, report_line: Callable[[str], None]
-) -> None:
-    cluster, stack = deployed.cluster, deployed.stack
-    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running")
-    lost = _busiest_worker(cluster)
-    moving = [service for service, nodes in placement(cluster).items() if lost.name in nodes]
-    assert moving, f"no task on either worker: {placement(cluster)}"
-    files = shared_files(cluster)
-
-    powered_off = time.monotonic()
-    lost.power_off()
-    wait_until(
-        lambda: _all_running(cluster, avoid=lost.name),
-        CONVERGE_SECONDS,
-        1,
-        f"{', '.join(moving)} running again without {lost.name}",
-    )
-    seconds = time.monotonic() - powered_off
-    report_line(f"host lost: tasks running again after {seconds:.1f} s ({', '.join(moving)} left {lost.name})")
-    assert _answers(cluster, cluster.manager)
-    assert_nothing_lost(files, shared_files(cluster))
-
-    # Power back on: a cold boot from its own disk; the node rejoins and Pulumi has nothing to change.
-    lost.console_log.rename(lost.console_log.with_suffix(f".before-loss.{int(time.time())}"))
-    lost.start(restore=False)
-    lost.wait_booted(0)
-    wait_until(lambda: _node_ready(cluster, lost), 180, 1, f"{lost.name} ready again")
-    assert_nothing_lost(files, shared_files(cluster, lost))
-    again = stack.up()
-    assert set(again.operations().values()) == {"same"}, again.operations()
-    stack.preview("--expect-no-changes")
-
-
 MOUNT_UNIT = "mnt-wipp\\x2dshared.mount"  # systemd's unit for vm_hosts.SHARED
 MOUNT_SECONDS = 240  # how long the test waits for a mount to end once the storage answers again
 
@@ -281,56 +247,77 @@ def _mount_failed(vm: Vm) -> bool:
     return vm.ssh(f"systemctl is-failed '{MOUNT_UNIT}'", check=False).stdout.strip() == "failed"
 
 
-def test_a_worker_whose_storage_mount_comes_late_keeps_docker_waiting_instead_of_starting_on_the_empty_folder(
+def test_a_lost_worker_s_tasks_run_elsewhere_and_when_it_boots_with_its_storage_late_docker_waits_for_the_mount(
     deployed: Deployed, report_line: Callable[[str], None]
 ) -> None:
-    """The storage server (the manager) drops one worker's NFS packets while that worker reboots:
+    """A worker loses its power: its tasks run again on the other nodes, nothing is lost. It boots
+    again (cold, from its own disk) while the storage server (the manager) drops its NFS packets:
     the program's drop-in keeps Docker from starting on the empty local folder under the mount;
     once the storage answers, Docker starts with the mount (by itself while systemd still tries
-    the mount; after systemd gave it up, the next `systemctl start docker`, as the README says)."""
+    the mount; after systemd gave it up, the next `systemctl start docker`, as the README says).
+    Then the node is back and `up` finds nothing to change. One boot shows both: a host that comes
+    back after a power loss is when its mount may come late."""
     cluster, stack = deployed.cluster, deployed.stack
     wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running")
-    late = cluster.workers[0]
-    requires = late.ssh("systemctl show -p RequiresMountsFor --value docker.service").stdout
-    assert vm_hosts.SHARED in requires, f"no drop-in makes Docker wait for the mounts on {late.name}: {requires}"
+    lost = _busiest_worker(cluster)
+    moving = [service for service, nodes in placement(cluster).items() if lost.name in nodes]
+    assert moving, f"no task on either worker: {placement(cluster)}"
+    requires = lost.ssh("systemctl show -p RequiresMountsFor --value docker.service").stdout
+    assert vm_hosts.SHARED in requires, f"no drop-in makes Docker wait for the mounts on {lost.name}: {requires}"
     files = shared_files(cluster)
 
-    block = f"INPUT -s {late.address} -p tcp --dport 2049 -j DROP"
+    powered_off = time.monotonic()
+    lost.power_off()
+    wait_until(
+        lambda: _all_running(cluster, avoid=lost.name),
+        CONVERGE_SECONDS,
+        1,
+        f"{', '.join(moving)} running again without {lost.name}",
+    )
+    seconds = time.monotonic() - powered_off
+    report_line(f"host lost: tasks running again after {seconds:.1f} s ({', '.join(moving)} left {lost.name})")
+    assert _answers(cluster, cluster.manager)
+    assert_nothing_lost(files, shared_files(cluster))
+
+    # Power back on, a cold boot from its own disk, while its storage does not answer.
+    block = f"INPUT -s {lost.address} -p tcp --dport 2049 -j DROP"
     cluster.manager.ssh(f"iptables -I {block}")
     try:
-        boots = len(late.boot_ids())
-        late.ssh("systemctl reboot", check=False, timeout=30)
-        late.wait_booted(boots)
+        lost.console_log.rename(lost.console_log.with_suffix(f".before-loss.{int(time.time())}"))
+        lost.start(restore=False)
+        lost.wait_booted(0)
         answered = time.monotonic()
         # SSH answers (it needs no remote storage), the storage does not: Docker must not run.
         time.sleep(10)
-        state = _docker_state(late)
-        underneath = late.ssh(f"findmnt -n {vm_hosts.SHARED}; ls -A {vm_hosts.SHARED}", check=False).stdout
-        assert state != "active", f"Docker started on {late.name} without its shared storage"
-        assert underneath.strip() == "", f"{vm_hosts.SHARED} on {late.name} while the storage is away: {underneath}"
-        jobs = late.ssh("systemctl list-jobs --no-legend", check=False).stdout
+        state = _docker_state(lost)
+        underneath = lost.ssh(f"findmnt -n {vm_hosts.SHARED}; ls -A {vm_hosts.SHARED}", check=False).stdout
+        assert state != "active", f"Docker started on {lost.name} without its shared storage"
+        assert underneath.strip() == "", f"{vm_hosts.SHARED} on {lost.name} while the storage is away: {underneath}"
+        jobs = lost.ssh("systemctl list-jobs --no-legend", check=False).stdout
     finally:
         cluster.manager.ssh(f"iptables -D {block}", check=False)
     waited = time.monotonic() - answered
 
     def docker_back_or_mount_given_up() -> bool:
-        return _docker_state(late) == "active" or _mount_failed(late)
+        return _docker_state(lost) == "active" or _mount_failed(lost)
 
-    wait_until(docker_back_or_mount_given_up, MOUNT_SECONDS, 2, f"{late.name}'s mount ends")
-    by_hand = _docker_state(late) != "active"
+    wait_until(docker_back_or_mount_given_up, MOUNT_SECONDS, 2, f"{lost.name}'s mount ends")
+    by_hand = _docker_state(lost) != "active"
     if by_hand:  # systemd gave the mount up first: Docker's start failed on it, named
-        status = late.ssh("systemctl status docker.service --no-pager", check=False).stdout
+        status = lost.ssh("systemctl status docker.service --no-pager", check=False).stdout
         assert MOUNT_UNIT in status or "Dependency failed" in status, status
-        late.ssh("systemctl start docker.service", timeout=300)
-    assert _mounted_over_nfs(late), f"Docker runs on {late.name} without the NFS mount"
+        lost.ssh("systemctl start docker.service", timeout=300)
+    assert _mounted_over_nfs(lost), f"Docker runs on {lost.name} without the NFS mount"
     how = (
         "started by hand after systemd gave the mount up" if by_hand else "started by itself once the storage answered"
     )
     report_line(
-        f"nfs late mount: docker on {late.name} stayed {state} while its storage was away "
+        f"nfs late mount: docker on {lost.name} stayed {state} while its storage was away "
         f"({waited:.0f} s after SSH answered; jobs waiting: {'docker.service' in jobs}); {how}"
     )
-    wait_until(lambda: _node_ready(cluster, late), 180, 1, f"{late.name} ready again")
+    wait_until(lambda: _node_ready(cluster, lost), 180, 1, f"{lost.name} ready again")
     wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running")
-    assert_nothing_lost(files, shared_files(cluster, late))
+    assert_nothing_lost(files, shared_files(cluster, lost))
+    again = stack.up()
+    assert set(again.operations().values()) == {"same"}, again.operations()
     stack.preview("--expect-no-changes")
