@@ -92,12 +92,12 @@ case "$ACTION" in
         done
         current=$(added_rules)
         for proto in tcp udp; do
-            ports=$(ports_of "$proto")
-            [ -n "$ports" ] || continue
+            listed=$(ports_of "$proto")
+            [ -n "$listed" ] || continue
             for source in $resolved_sources; do
-                ensure_rule prepend allow from "$source" to any port "$ports" proto "$proto"
+                ensure_rule prepend allow from "$source" to any port "$listed" proto "$proto"
             done
-            ensure_rule append deny "$ports/$proto"
+            ensure_rule append deny "$listed/$proto"
         done
         if as_root ufw status | grep -q '^Status: inactive'; then
             echo "firewall: WARNING: ufw is inactive on $(hostname): the swarm port rules are stored but not" \
