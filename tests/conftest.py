@@ -32,6 +32,8 @@ LONGEST_FIRST = (
     "engine/test_timing_on_engine.py",
     "engine/test_registry_on_engine.py",
     "engine/test_single_on_engine.py",
+    "engine/test_data_safety_on_engine.py",
+    "engine/test_multi_on_engine.py",
 )
 
 
