@@ -133,7 +133,8 @@ storage = WippStorage(
     ),
     opts=on_swarm,
 )
-# Before any service changes its image: a backup of all four places (nothing on a first deploy).
+# Before any service changes its image, once every pull is done: a backup of all four places (nothing on a
+# first deploy).
 backup = Backup(
     "backup",
     BackupArgs(
@@ -147,6 +148,7 @@ backup = Backup(
         converge_interval=settings.converge_interval,
         converge_timeout=settings.converge_timeout,
         manager=settings.connection(manager),
+        after=[pull for pulls in images.pulls.values() for pull in pulls],
     ),
     opts=on_swarm,
 )

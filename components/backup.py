@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -29,10 +29,14 @@ class BackupArgs:
     converge_interval: str
     converge_timeout: str
     manager: HostConnection
+    # What must finish first: every image pull, so that a failed pull leaves no backup behind and the
+    # backup is as fresh as it can be when the first service changes (pulls can take minutes).
+    after: list[pulumi.Resource] = field(default_factory=list)
 
 
 class Backup(pulumi.ComponentResource):
-    """`backup-before-upgrade` on the first manager: every service depends on it, so it runs before any changes.
+    """`backup-before-upgrade` on the first manager: every service depends on it, so it runs before any
+    changes, and it runs after every image pull, right before the first service changes.
 
     Its script holds the target images, so Pulumi runs it again exactly when an image changes (and
     when one of its own settings does). The script compares the deployed images with the target:
@@ -51,7 +55,7 @@ class Backup(pulumi.ComponentResource):
             f"{name}-before-upgrade",
             args.manager,
             create=sources.apply(self._script),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
         self.register_outputs({"place": args.place})
 

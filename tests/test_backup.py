@@ -90,6 +90,17 @@ def test_every_service_depends_on_the_backup(stack: str, overrides: dict[str, An
     assert backup.parent == deployment.named("backup").urn
 
 
+@pytest.mark.parametrize("stack", ["single", "multi"])
+def test_the_backup_waits_for_every_image_pull(stack: str) -> None:
+    """A failed pull then leaves no backup, and the backup is taken once the pulls (minutes) are done."""
+    deployment = run_program(stack)
+    backup = deployment.named("backup-before-upgrade")
+    pulls = [r for r in deployment.resources if r.name.startswith("images-") and r.type.startswith("command:")]
+    assert len(pulls) >= len(SERVICE_NAMES), [r.name for r in deployment.resources]
+    for pull in pulls:
+        assert pull.urn in backup.dependencies, pull.name
+
+
 def test_the_backup_runs_on_the_first_manager() -> None:
     deployment = run_program("multi")
     backup = deployment.named("backup-before-upgrade")

@@ -108,6 +108,28 @@ def pulumi_home(tmp_path_factory: pytest.TempPathFactory) -> PulumiHome:
     return PulumiHome.create(engine_bin(), tmp_path_factory.mktemp("pulumi-home"))
 
 
+def _containers(host: EngineHost) -> dict[str, str]:
+    """Every container on the engine, running or not: ID -> its name and image."""
+    listed = host.engine.request("GET", "/containers/json", query={"all": "1"})
+    return {c["Id"][:12]: f"{c['Names'][0].lstrip('/')} ({c['Image']}, {c['State']})" for c in listed}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_leaves_its_engines_as_it_found_them(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module that leaves a container on its world's engines fails (its last test reports it):
+    the next module on that world, or a test run alone there (.ci/standalone), would start on it."""
+    if not os.environ.get("WIPP_TEST_MANAGER_HOST"):
+        yield  # no engines here: the tests that need them skip, saying so
+        return
+    hosts = {"manager": host_from_environment("manager"), "worker": host_from_environment("worker")}
+    before = {role: set(_containers(host)) for role, host in hosts.items()}
+    yield
+    for role, host in hosts.items():
+        now = _containers(host)
+        left = {cid: what for cid, what in now.items() if cid not in before[role]}
+        assert not left, f"{request.module.__name__} left containers on the {role} engine: {left}"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def backups_removed() -> Iterator[None]:
     """The engine tests' backup places (`single_stack.BACKUPS`) go at the end of the session."""

@@ -112,11 +112,15 @@ class PulumiProject:
 
     `prefix` runs every CLI call under a wrapper (for example inside a network namespace with
     a private /etc), so the local commands of the program act there and nowhere else.
+    `timeout` bounds each CLI call (emulated hosts take longer than the engines here).
     """
 
-    def __init__(self, home: PulumiHome, workdir: Path, stack: str, prefix: list[str] | None = None) -> None:
+    def __init__(
+        self, home: PulumiHome, workdir: Path, stack: str, prefix: list[str] | None = None, timeout: float = 900
+    ) -> None:
         self.home = home
         self.stack = stack
+        self.timeout = timeout
         self.dir = workdir / "project"
         self.backend = workdir / "state"
         self.prefix = prefix
@@ -159,13 +163,13 @@ class PulumiProject:
             raise PulumiError(result.stderr)
 
     # -- the CLI ------------------------------------------------------------------------------
-    def cli(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        result = self.home.run(list(args), self.dir, self.backend, timeout, self.prefix)
+    def cli(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        result = self.home.run(list(args), self.dir, self.backend, timeout or self.timeout, self.prefix)
         if check and result.returncode != 0:
             raise PulumiError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{_tail(result)}")
         return result
 
-    def on_stack(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    def on_stack(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         return self.cli(*args, "--stack", self.stack, check=check, timeout=timeout)
 
     def preview(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

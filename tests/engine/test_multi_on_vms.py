@@ -33,6 +33,9 @@ from vm_hosts import Vm, VmCluster
 SERVICES = ("mongodb", "master", "wipp", "exec")
 WEB_PORT = 18080
 CONVERGE_SECONDS = 300
+# Each pulumi command on the VMs: the `up` takes 6 to 7 minutes on a quiet 2-core machine, about
+# twice that beside the other workers' tests (CI runs modules side by side).
+PULUMI_SECONDS = 2400
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +75,9 @@ class Deployed:
 
 @pytest.fixture(scope="module")
 def deployed(vms: VmCluster, pulumi_home: PulumiHome, tmp_path_factory: pytest.TempPathFactory) -> Deployed:
-    project = PulumiProject(pulumi_home, tmp_path_factory.mktemp("vm-stack"), "multi", prefix=vms.client_prefix())
+    project = PulumiProject(
+        pulumi_home, tmp_path_factory.mktemp("vm-stack"), "multi", prefix=vms.client_prefix(), timeout=PULUMI_SECONDS
+    )
     config = stack_config(vms)
     assert "publishMode" not in config and "endpointMode" not in config, "the shipped defaults, not set"
     project.set_config(config)

@@ -13,8 +13,8 @@ Each VM boots the base through a copy-on-write overlay of its own, with QEMU's e
 (`-accel tcg,thread=multi`: KVM guests hang on this kind of machine), started inside a network
 namespace of the test's own: a bridge there with one tap per VM and the "workstation" address
 where Pulumi runs. No link leaves the namespace: nothing outside it is reached. Every QEMU is
-started by `nice ... nsenter ... qemu-system-x86_64` (both exec, so the PID is QEMU's) and
-stopped by that PID.
+started by `nsenter ... qemu-system-x86_64` (nsenter execs, so the PID is QEMU's) and stopped
+by that PID.
 
 Host keys: each VM makes its own at first boot and prints the public ed25519 key on its serial
 console, a file QEMU writes on this machine; the test reads it there (out of band, as an
@@ -71,9 +71,6 @@ SNAPSHOT = "booted"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # As an administrator prepares a server before the program runs: SSH allowed from the lan, ufw enabled.
 PREPARE = f"ufw allow from {SUBNET} to any port 22 proto tcp >/dev/null && ufw --force enable >/dev/null"
-# The emulated CPUs run at a lower priority than the tests beside them (CI runs modules on several
-# workers at once): those have the shorter timeouts, the VM tests' waits are minutes long.
-QEMU_NICE = 10
 BOOT_SECONDS = 600  # a cold boot of three emulated VMs on a busy 2-core machine: well under this
 
 
@@ -201,7 +198,7 @@ class Vm:
         assert self.process is None or self.process.poll() is not None, f"{self.name} runs already"
         image = self.cluster.image.folder
         command = [
-            *["nice", "-n", str(QEMU_NICE), "nsenter", f"--net=/run/netns/{self.cluster.netns}", "qemu-system-x86_64"],
+            *["nsenter", f"--net=/run/netns/{self.cluster.netns}", "qemu-system-x86_64"],
             *["-accel", "tcg,thread=multi", "-m", str(MEMORY_MB), "-smp", str(CPUS), "-name", self.name],
             *["-kernel", str(image / "vmlinuz"), "-initrd", str(image / "initrd.img"), "-append", self.kernel_line()],
             *["-drive", f"file={self.disk},if=virtio,format=qcow2"],
