@@ -169,7 +169,9 @@ class PulumiProject:
             raise PulumiError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{_tail(result)}")
         return result
 
-    def on_stack(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    def on_stack(
+        self, *args: str, check: bool = True, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self.cli(*args, "--stack", self.stack, check=check, timeout=timeout)
 
     def preview(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
