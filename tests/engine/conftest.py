@@ -18,12 +18,13 @@ from collections.abc import Iterator
 import pytest
 import single_stack
 import standin_images
-from docker_api import run_script
+from docker_api import run_script, wait_until
 from engine_hosts import EngineHost, host_from_environment
 from prerequisites import require_root, skip_or_fail
 from program_commands import swarm_init
 from pulumi_cli import PulumiHome, engine_bin
 from registry import Registry
+from standin_images import CONTAINERS_GONE_SECONDS
 
 VERSIONS = ("2.1.0", "2.2.0")
 
@@ -125,9 +126,15 @@ def module_leaves_its_engines_as_it_found_them(request: pytest.FixtureRequest) -
     before = {role: set(_containers(host)) for role, host in hosts.items()}
     yield
     for role, host in hosts.items():
-        now = _containers(host)
-        left = {cid: what for cid, what in now.items() if cid not in before[role]}
-        assert not left, f"{request.module.__name__} left containers on the {role} engine: {left}"
+
+        def left(host: EngineHost = host, role: str = role) -> dict[str, str]:
+            return {cid: what for cid, what in _containers(host).items() if cid not in before[role]}
+
+        # A service the module removed last takes its task containers away a moment later.
+        try:
+            wait_until(lambda: not left(), CONTAINERS_GONE_SECONDS, 0.5, "the module's containers gone")
+        except TimeoutError:
+            raise AssertionError(f"{request.module.__name__} left containers on the {role} engine: {left()}") from None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from docker_api import Engine
+from docker_api import Engine, wait_until
 from registry import Registry
 
 STANDINS = Path(__file__).parent / "standins"
@@ -131,7 +131,9 @@ def remove_local(engine: Engine, tags: list[str], registry: Registry | None = No
     """Removes these images from the engine, so the next use pulls them whole: each tag, and with
     `registry`, each `name@digest` the registry has for it too (an engine that pulled a tag by its
     digest, as a service pinned to one does, keeps the image under that reference, untagged).
-    Fails naming the container when one still uses an image."""
+    A container still using an image may be one of a service just removed, which the swarm takes
+    away a moment later: each image waits (at most CONTAINERS_GONE_SECONDS) until no container uses
+    it, then fails naming the containers that still do."""
     references = list(tags)
     if registry is not None:
         for tag in tags:
@@ -139,8 +141,30 @@ def remove_local(engine: Engine, tags: list[str], registry: Registry | None = No
             if digest is not None:
                 references.append(f"{tag.rsplit(':', 1)[0]}@{digest}")
     for reference in references:  # one at a time: removing a tag may remove the image its digest names
-        if engine.cli("image", "inspect", reference, check=False).returncode == 0:
+        inspected = engine.cli("image", "inspect", "--format", "{{.Id}}", reference, check=False)
+        if inspected.returncode == 0:
+            _wait_unused(engine, reference, inspected.stdout.strip())
             engine.cli("image", "rm", reference)
+
+
+CONTAINERS_GONE_SECONDS = 60  # a removed service's task containers go within seconds on a quiet engine
+
+
+def _wait_unused(engine: Engine, reference: str, image_id: str) -> None:
+    """Until no container uses the image; fails naming those that still do."""
+
+    def unused() -> bool:
+        return not _containers_using(engine, image_id)
+
+    try:
+        wait_until(unused, CONTAINERS_GONE_SECONDS, 0.5, f"no container uses {reference}")
+    except TimeoutError:
+        raise AssertionError(f"containers still use {reference}: {_containers_using(engine, image_id)}") from None
+
+
+def _containers_using(engine: Engine, image_id: str) -> list[str]:
+    listed = engine.request("GET", "/containers/json", query={"all": "1"})
+    return [f"{c['Names'][0].lstrip('/')} ({c['State']})" for c in listed if c["ImageID"] == image_id]
 
 
 def hub_repository(image: str) -> tuple[str, str]:
