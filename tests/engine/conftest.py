@@ -14,17 +14,17 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import single_stack
 import standin_images
-from docker_api import run_script, wait_until
+from docker_api import containers, run_script, wait_containers_gone
 from engine_hosts import EngineHost, host_from_environment
 from prerequisites import require_root, skip_or_fail
 from program_commands import swarm_init
 from pulumi_cli import PulumiHome, engine_bin
 from registry import Registry
-from standin_images import CONTAINERS_GONE_SECONDS
 
 VERSIONS = ("2.1.0", "2.2.0")
 
@@ -109,12 +109,6 @@ def pulumi_home(tmp_path_factory: pytest.TempPathFactory) -> PulumiHome:
     return PulumiHome.create(engine_bin(), tmp_path_factory.mktemp("pulumi-home"))
 
 
-def _containers(host: EngineHost) -> dict[str, str]:
-    """Every container on the engine, running or not: ID -> its name and image."""
-    listed = host.engine.request("GET", "/containers/json", query={"all": "1"})
-    return {c["Id"][:12]: f"{c['Names'][0].lstrip('/')} ({c['Image']}, {c['State']})" for c in listed}
-
-
 @pytest.fixture(scope="module", autouse=True)
 def module_leaves_its_engines_as_it_found_them(request: pytest.FixtureRequest) -> Iterator[None]:
     """A module that leaves a container on its world's engines fails (its last test reports it):
@@ -123,18 +117,14 @@ def module_leaves_its_engines_as_it_found_them(request: pytest.FixtureRequest) -
         yield  # no engines here: the tests that need them skip, saying so
         return
     hosts = {"manager": host_from_environment("manager"), "worker": host_from_environment("worker")}
-    before = {role: set(_containers(host)) for role, host in hosts.items()}
+    before = {role: {c["Id"] for c in containers(host.engine)} for role, host in hosts.items()}
     yield
     for role, host in hosts.items():
 
-        def left(host: EngineHost = host, role: str = role) -> dict[str, str]:
-            return {cid: what for cid, what in _containers(host).items() if cid not in before[role]}
+        def made_here(container: dict[str, Any], role: str = role) -> bool:
+            return container["Id"] not in before[role]
 
-        # A service the module removed last takes its task containers away a moment later.
-        try:
-            wait_until(lambda: not left(), CONTAINERS_GONE_SECONDS, 0.5, "the module's containers gone")
-        except TimeoutError:
-            raise AssertionError(f"{request.module.__name__} left containers on the {role} engine: {left()}") from None
+        wait_containers_gone(host.engine, made_here, f"{request.module.__name__} left containers on the {role} engine")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -165,3 +165,29 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float, wh
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what}: not reached within {timeout} s")
         time.sleep(interval)
+
+
+CONTAINERS_GONE_SECONDS = 60  # a removed service's task containers go within seconds on a quiet engine
+
+
+def containers(engine: Engine) -> list[dict[str, Any]]:
+    """Every container on the engine, running or not (the Engine API's list)."""
+    listed: list[dict[str, Any]] = engine.request("GET", "/containers/json", query={"all": "1"})
+    return listed
+
+
+def wait_containers_gone(engine: Engine, which: Callable[[dict[str, Any]], bool], what: str) -> None:
+    """Until no container `which` picks is left (at most CONTAINERS_GONE_SECONDS: the swarm takes a
+    removed service's task containers away a moment after the service); fails naming those left."""
+
+    def left() -> list[str]:
+        return [
+            f"{c['Id'][:12]} {c['Names'][0].lstrip('/')} ({c['Image']}, {c['State']})"
+            for c in containers(engine)
+            if which(c)
+        ]
+
+    try:
+        wait_until(lambda: not left(), CONTAINERS_GONE_SECONDS, 0.5, what)
+    except TimeoutError:
+        raise AssertionError(f"{what}: {left()}") from None

@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from docker_api import Engine, wait_until
+from docker_api import Engine, wait_containers_gone
 from registry import Registry
 
 STANDINS = Path(__file__).parent / "standins"
@@ -132,7 +132,7 @@ def remove_local(engine: Engine, tags: list[str], registry: Registry | None = No
     `registry`, each `name@digest` the registry has for it too (an engine that pulled a tag by its
     digest, as a service pinned to one does, keeps the image under that reference, untagged).
     A container still using an image may be one of a service just removed, which the swarm takes
-    away a moment later: each image waits (at most CONTAINERS_GONE_SECONDS) until no container uses
+    away a moment later: each image waits (docker_api.wait_containers_gone) until no container uses
     it, then fails naming the containers that still do."""
     references = list(tags)
     if registry is not None:
@@ -147,24 +147,13 @@ def remove_local(engine: Engine, tags: list[str], registry: Registry | None = No
             engine.cli("image", "rm", reference)
 
 
-CONTAINERS_GONE_SECONDS = 60  # a removed service's task containers go within seconds on a quiet engine
-
-
 def _wait_unused(engine: Engine, reference: str, image_id: str) -> None:
     """Until no container uses the image; fails naming those that still do."""
 
-    def unused() -> bool:
-        return not _containers_using(engine, image_id)
+    def uses_it(container: dict[str, Any]) -> bool:
+        return bool(container["ImageID"] == image_id)
 
-    try:
-        wait_until(unused, CONTAINERS_GONE_SECONDS, 0.5, f"no container uses {reference}")
-    except TimeoutError:
-        raise AssertionError(f"containers still use {reference}: {_containers_using(engine, image_id)}") from None
-
-
-def _containers_using(engine: Engine, image_id: str) -> list[str]:
-    listed = engine.request("GET", "/containers/json", query={"all": "1"})
-    return [f"{c['Names'][0].lstrip('/')} ({c['State']})" for c in listed if c["ImageID"] == image_id]
+    wait_containers_gone(engine, uses_it, f"containers still use {reference}")
 
 
 def hub_repository(image: str) -> tuple[str, str]:
