@@ -9,7 +9,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components.backup import Backup, BackupArgs
+from components.cancel import end_quietly_when_cancelled
 from components.config import load_settings
+from components.engine_check import refuse_a_silent_engine
 from components.firewall import HostFirewall, HostFirewallArgs
 from components.images import ImagePulls, ImagePullsArgs
 from components.network import OverlayNetwork, OverlayNetworkArgs
@@ -20,6 +22,7 @@ from components.storage import WippStorage, WippStorageArgs, previous_storage
 from components.swarm import Swarm, SwarmArgs, SwarmMember
 from components.wipp import SERVICE_NAMES
 
+end_quietly_when_cancelled()  # a cancelled run ends without a KeyboardInterrupt traceback
 settings = load_settings()
 # Read before any resource is registered: the engine is not writing this stack's state yet.
 previous = previous_storage()  # this stack's last storage: to name a place that moves
@@ -27,6 +30,8 @@ owner = f"{pulumi.get_project()}/{settings.stack}"  # the label value on what th
 manager = settings.first_manager
 others = [h for h in settings.hosts if h is not manager]
 
+# A local first manager's engine answers, or the program says so before the Docker provider fails.
+refuse_a_silent_engine(settings.docker_provider_host, set_by_key=bool(settings.docker_host), local=manager.local)
 # Nothing this stack uses may belong to another stack on the same engine (refused at preview on a
 # local first manager, else first at `up`, before anything changes).
 ownership = StackOwnership(

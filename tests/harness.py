@@ -11,6 +11,7 @@ import hashlib
 import json
 import runpy
 import shlex
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,7 @@ class Deployment:
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
     invokes: list[Any] = field(default_factory=list)  # every invoke the program made (token, args)
+    sigint_handler: Any = None  # what the program left as SIGINT's handler
 
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
@@ -162,12 +164,14 @@ def host_view(inputs: dict[str, Any]) -> dict[str, Any]:
 class WippMocks(pulumi.runtime.Mocks):
     """Plays the providers: commands print what the real scripts print.
 
-    `refusals`: what stack-ownership.sh prints at preview (`local.run`); `previous`: the stack's
-    outputs from its last update, as the engine's readStackOutputs gives them.
+    `refusals`: what stack-ownership.sh prints at preview (`local.run`); `engine_silence`: what
+    engine-answers.sh prints (why the engine does not answer; empty: it answers); `previous`: the
+    stack's outputs from its last update, as the engine's readStackOutputs gives them.
     """
 
-    def __init__(self, refusals: str = "", previous: dict[str, Any] | None = None) -> None:
+    def __init__(self, refusals: str = "", previous: dict[str, Any] | None = None, engine_silence: str = "") -> None:
         self.refusals = refusals
+        self.engine_silence = engine_silence
         self.previous = previous or {}
         self.invokes: list[pulumi.runtime.MockCallArgs] = []
 
@@ -198,7 +202,12 @@ class WippMocks(pulumi.runtime.Mocks):
         if args.token == "pulumi:pulumi:readStackOutputs":
             return {"name": args.args["name"], "outputs": self.previous, "secretOutputNames": []}, []
         if args.token == "command:local:run":
-            return {"stdout": self.refusals if "stack-ownership" in args.args.get("command", "") else ""}, []
+            script = args.args.get("command", "")
+            if "stack-ownership" in script:
+                return {"stdout": self.refusals}, []
+            if "engine-answers" in script:
+                return {"stdout": self.engine_silence}, []
+            return {"stdout": ""}, []
         return {}, []
 
 
@@ -258,6 +267,7 @@ def run_program(
     refusals: str = "",
     previous: dict[str, Any] | None = None,
     secret_keys: tuple[str, ...] = SECRET_KEYS,
+    engine_silence: str = "",
 ) -> Deployment:
     """Runs the program for `stack` under mocks; raises what the program raises.
 
@@ -265,7 +275,7 @@ def run_program(
     the keys the CLI passes as secrets.
     """
     config = stack_config(stack, overrides, fill_host_keys)
-    played = WippMocks(refusals, previous)
+    played = WippMocks(refusals, previous, engine_silence)
     monitor = RecordingMonitor(played)
     if record_into is not None:
         monitor.deployment = record_into
@@ -278,7 +288,13 @@ def run_program(
     deployment = monitor.deployment
 
     def program() -> pulumi.Output[Any]:
-        runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        # The program sets its own SIGINT handler (components/cancel.py); pytest's is put back after it.
+        before = signal.getsignal(signal.SIGINT)
+        try:
+            runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        finally:
+            deployment.sigint_handler = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, before)
         exported = get_root_resource().outputs  # type: ignore[union-attr]
 
         async def collect() -> None:

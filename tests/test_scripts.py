@@ -26,6 +26,7 @@ def test_every_script_is_shipped() -> None:
     assert SCRIPTS == [
         "backup.sh",
         "docker-waits-for-mounts.sh",
+        "engine-answers.sh",
         "firewall-published-ports.sh",
         "firewall-swarm-ports.sh",
         "image-pull.sh",
@@ -71,6 +72,7 @@ STUBBED = ("docker", "ufw", "iptables", "ip6tables", "ss", "systemctl", "mkdir",
 UNSET = {
     "backup.sh": ("backup-before-upgrade", "PLACE", "active", "mkdir"),
     "docker-waits-for-mounts.sh": ("storage-mounts-worker", "TAG", "active", ""),  # this machine may lack systemd
+    "engine-answers.sh": ("", "ENDPOINT", "active", ""),  # an invoke, not a resource; changes nothing, either way
     "firewall-published-ports.sh": ("firewall-wipp-host-published-ports", "SOURCES", "active", "iptables -w -I"),
     "firewall-swarm-ports.sh": ("firewall-wipp-host-swarm-ports", "SOURCES", "active", "ufw deny"),
     "image-pull.sh": ("images-wipp-wipp-host", "IMAGE", "active", "docker pull"),
@@ -110,6 +112,8 @@ def _rendered_without(script: str, tmp_path: Path) -> tuple[str, str]:
         folder.mkdir()
         (folder / ".wipp-created-by").write_text("")
         text = render(script, MODE="delete", FOLDERS=str(folder), DELETE_DATA="true", OWNER="wipp:test")
+    elif script == "engine-answers.sh":  # the program's invoke, as engine_check renders it
+        text = render(script, ENDPOINT=f"unix://{tmp_path}/docker.sock", WAIT_S="2")
     else:
         hosts: list[dict[str, Any]] = [
             {"name": "wipp-host", "address": "10.20.0.10", "role": "manager", "local": True},
@@ -473,7 +477,8 @@ DROPIN = "/etc/systemd/system/docker.service.d/wipp-test-mounts.conf"
 
 def _mount_wait(action: str, folders: list[str]) -> str:
     return render(
-        "docker-waits-for-mounts.sh", ACTION=action, FOLDERS="\n".join(folders), DROPIN=DROPIN, TAG="wipp:test"
+        "docker-waits-for-mounts.sh",
+        "engine-answers.sh", ACTION=action, FOLDERS="\n".join(folders), DROPIN=DROPIN, TAG="wipp:test"
     )
 
 

@@ -93,14 +93,35 @@ class PulumiHome:
         extra_env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         env = {**self.env(backend), **(extra_env or {})}
-        return subprocess.run(
-            [*(prefix or []), str(self.bin / "pulumi"), *args, "--non-interactive"],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+        return run_in_own_group(
+            [*(prefix or []), str(self.bin / "pulumi"), *args, "--non-interactive"], cwd, env, timeout
         )
+
+
+def run_in_own_group(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """`command` in a session of its own; past `timeout`, the whole group (the CLI, its language host
+    and plugins) is killed, not the CLI alone, and `subprocess.TimeoutExpired` is raised."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=60)
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+# What a Python program prints when it is interrupted or crashes: never in the CLI's output (components/cancel.py).
+STRAY_TRACEBACK = ("Traceback (most recent call last)", "KeyboardInterrupt")
+
+
+def stray_traceback(output: str) -> list[str]:
+    """The lines of `output` that belong to a Python traceback or a KeyboardInterrupt."""
+    return [line for line in output.splitlines() if any(marker in line for marker in STRAY_TRACEBACK)]
 
 
 class PulumiError(AssertionError):
@@ -165,6 +186,10 @@ class PulumiProject:
     # -- the CLI ------------------------------------------------------------------------------
     def cli(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         result = self.home.run(list(args), self.dir, self.backend, timeout or self.timeout, self.prefix)
+        # Every CLI call, passed or failed: a traceback is never what the user should see.
+        stray = stray_traceback(result.stdout + result.stderr)
+        if stray:
+            raise PulumiError(f"pulumi {' '.join(args)} printed a Python traceback ({stray[0]}):\n{_tail(result)}")
         if check and result.returncode != 0:
             raise PulumiError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{_tail(result)}")
         return result
@@ -228,6 +253,9 @@ class PulumiProject:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=30)
+        stray = stray_traceback(output)
+        if stray:  # Ctrl-C is the user's: the CLI says it cancelled, the program prints no traceback
+            raise PulumiError(f"the interrupted up printed a Python traceback ({stray[0]}):\n{output[-4000:]}")
         return subprocess.CompletedProcess(command, process.returncode, output, "")
 
     def outputs(self) -> dict[str, Any]:

@@ -7,10 +7,12 @@ Each test starts from the state it needs (`deployed` brings the stack to its bas
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,6 +228,34 @@ def test_bad_config_stops_preview_with_the_programs_message_and_creates_nothing(
     assert not set(SERVICE_NAMES) & set(manager.engine.services())
     in_state = json.loads(fresh.export())["deployment"].get("resources") or []
     assert {r["type"] for r in in_state} <= {"pulumi:pulumi:Stack"}
+
+
+def test_an_engine_that_does_not_answer_stops_preview_and_up_with_the_programs_message(
+    fresh: PulumiProject, manager: EngineHost, tmp_path: Path, report_line: Callable[[str], None]
+) -> None:
+    # A wrong wipp:dockerHost (no socket there), and a socket nothing listens on (an engine that died).
+    missing = tmp_path / "no-such-folder" / "docker.sock"
+    stale = tmp_path / "stale.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
+        bound.bind(str(stale))  # the file stays after close; a connection to it is refused
+    timings = []
+    for endpoint, reason in ((missing, f"there is no socket at {missing}"), (stale, "Cannot connect")):
+        fresh.set_config(on_private_engine(manager, **{**BASE, "dockerHost": f"unix://{endpoint}"}))
+        for verb in ("preview", "up"):
+            started = time.monotonic()
+            failed = fresh.preview(check=False) if verb == "preview" else fresh.up(check=False)
+            timings.append(time.monotonic() - started)
+            text = failed.stdout + failed.stderr if verb == "preview" else failed.output
+            assert failed.returncode != 0
+            assert (
+                f"the Docker Engine of the first manager does not answer at unix://{endpoint} (wipp:dockerHost)" in text
+            )
+            assert reason in text and "systemctl status docker" in text and "Nothing was changed" in text, text
+            assert "failed to connect to any docker daemon" not in text  # the provider never got that far
+    assert not set(SERVICE_NAMES) & set(manager.engine.services())
+    in_state = json.loads(fresh.export())["deployment"].get("resources") or []
+    assert {r["type"] for r in in_state} <= {"pulumi:pulumi:Stack"}
+    report_line(f"engine not answering: preview and up refused in {min(timings):.1f}-{max(timings):.1f} s")
 
 
 def test_wrong_types_come_in_the_programs_one_report_with_every_other_mistake(
