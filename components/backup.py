@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from .durations import milliseconds
-from .host_command import HostConnection, host_command
+from .host_command import LONG_STEP_BOUND_S, HostConnection, host_command
 from .scripts import render
 from .wipp import SERVICE_NAMES, STORAGE_KEYS
 
@@ -55,6 +55,7 @@ class Backup(pulumi.ComponentResource):
             f"{name}-before-upgrade",
             args.manager,
             create=sources.apply(self._script),
+            bound_s=LONG_STEP_BOUND_S,  # a backup's time grows with the data
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
         self.register_outputs({"place": args.place})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from .host_command import HostCommand, HostConnection, host_command
+from .host_command import LONG_STEP_BOUND_S, HostCommand, HostConnection, host_command
 from .scripts import render
 
 
@@ -100,5 +100,6 @@ class ImagePulls(pulumi.ComponentResource):
             host,
             create=create,
             stdin=stdin,
+            bound_s=LONG_STEP_BOUND_S,  # a pull's time grows with the image and the link
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*self._args.after, *(depends_on or [])]),
         )

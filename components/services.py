@@ -21,7 +21,7 @@ import pulumi
 import pulumi_docker as docker
 
 from .durations import milliseconds
-from .host_command import HostConnection, host_command
+from .host_command import STEP_BOUND_S, HostConnection, host_command
 from .scripts import render
 from .wipp import SERVICE_MOUNTS, SERVICE_NAMES, STACK_LABEL
 
@@ -178,6 +178,7 @@ class WippServices(pulumi.ComponentResource):
             f"{service}-running",
             args.manager,
             create=pulumi.Output.all(created.id, self._spec_digest(service), args.images[service]).apply(script),
+            bound_s=self._bound_s(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[created]),
         )
 
@@ -197,6 +198,7 @@ class WippServices(pulumi.ComponentResource):
                 TARGET_PORTS=" ".join(str(args.container_ports[key]) for key in ("web", "dashboard")),
                 TIMEOUT_S=self._timeout_s(),
             ),
+            bound_s=self._bound_s(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
@@ -206,6 +208,10 @@ class WippServices(pulumi.ComponentResource):
 
     def _timeout_s(self) -> str:
         return str(max(1, round(milliseconds(self._args.converge_timeout) / 1000)))
+
+    def _bound_s(self) -> int:
+        """A wait's step bound: its own timeout (wipp:convergeTimeout) and ten minutes more, at least an hour."""
+        return max(STEP_BOUND_S, int(self._timeout_s()) + 600)
 
     def _web_answers(self, depends_on: list[pulumi.Resource]) -> pulumi.Resource:
         """After exec: a wait on the first manager until WIPP's web port answers HTTP and its dashboard
@@ -229,6 +235,7 @@ class WippServices(pulumi.ComponentResource):
             "web-answers",
             args.manager,
             create=changed.apply(script),
+            bound_s=self._bound_s(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 

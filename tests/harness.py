@@ -26,6 +26,7 @@ from components.host_command import RUNNER_PATTERN
 from components.scripts import COMMON
 
 REPO = Path(__file__).resolve().parents[1]
+STEP_HEADER = ("WIPP_STEP", "WIPP_HOST", "WIPP_BOUND_S")  # components.host_command.step_header
 FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-test-key\n-----END OPENSSH PRIVATE KEY-----"
 DELETE = object()  # an override value that removes the key
 SECRET_KEYS = ("wipp:sshPrivateKey", "wipp:registryPassword")  # set with `config set --secret`, as the README says
@@ -154,7 +155,7 @@ def host_view(inputs: dict[str, Any]) -> dict[str, Any]:
     runner = RUNNER_PATTERN.fullmatch(str(inputs.get("create", "")))
     if runner is None:
         return inputs
-    count, data = int(runner.group(1)), str(inputs.get("stdin", "")).encode()
+    count, data = int(runner.group(2)), str(inputs.get("stdin", "")).encode()
     view = {**inputs, "create": data[:count].decode(), "stdin": data[count:].decode()}
     if not view["stdin"]:
         del view["stdin"]
@@ -311,11 +312,12 @@ def run_program(
 
 
 def script_variables(script: str) -> dict[str, str]:
-    """The input variables a rendered host script sets ahead of its text (`components.scripts.render`)."""
+    """The input variables a rendered host script sets ahead of its text (`components.scripts.render`),
+    without the step's header that `host_command` puts first (WIPP_STEP, WIPP_HOST, WIPP_BOUND_S)."""
     header = script[: script.index(COMMON.read_text())]
     words = [word for word in shlex.split(header) if word != "export"]
     assert all("=" in word for word in words), f"not a variable header: {header!r}"
-    return dict(word.split("=", 1) for word in words)
+    return {name: value for name, value in (word.split("=", 1) for word in words) if name not in STEP_HEADER}
 
 
 def ssh_options(provider: Registered) -> list[str]:

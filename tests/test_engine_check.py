@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
-from harness import run_program
+from harness import Deployment, run_program
 
 from components.scripts import render
 
@@ -43,15 +43,16 @@ def test_a_remote_first_manager_is_left_to_its_preflight() -> None:
 def test_a_silent_engine_stops_the_program_with_the_endpoint_the_key_and_what_to_check(
     overrides: dict[str, str], named: str
 ) -> None:
-    registered: list[object] = []
+    recorded = Deployment()
     with pytest.raises(pulumi.RunError) as stopped:
-        deployment = run_program("single", overrides, preview=True, engine_silence="there is no socket at /x\n")
-        registered = deployment.resources
+        run_program(
+            "single", overrides, preview=True, engine_silence="there is no socket at /x\n", record_into=recorded
+        )
     message = str(stopped.value)
     assert f"the Docker Engine of the first manager does not answer at {named}" in message
     assert "there is no socket at /x" in message and "systemctl status docker" in message
     assert "Nothing was changed" in message and "\n" not in message
-    assert registered == []
+    assert [r.type for r in recorded.resources if r.type != "pulumi:pulumi:Stack"] == []
 
 
 # -- the script itself, against real sockets and the real docker CLI ------------------------------------------

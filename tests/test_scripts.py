@@ -477,8 +477,7 @@ DROPIN = "/etc/systemd/system/docker.service.d/wipp-test-mounts.conf"
 
 def _mount_wait(action: str, folders: list[str]) -> str:
     return render(
-        "docker-waits-for-mounts.sh",
-        "engine-answers.sh", ACTION=action, FOLDERS="\n".join(folders), DROPIN=DROPIN, TAG="wipp:test"
+        "docker-waits-for-mounts.sh", ACTION=action, FOLDERS="\n".join(folders), DROPIN=DROPIN, TAG="wipp:test"
     )
 
 

@@ -56,7 +56,7 @@ tag_of() {
 
 # in_place COMMAND...: COMMAND in a helper container (the mongodb image) with PLACE at /backup.
 in_place() {
-    docker run --rm -i --mount "type=bind,src=$PLACE,dst=/backup" --entrypoint sh "$helper" -c "$@"
+    docker_within "$DATA_BOUND_S" run --rm -i --mount "type=bind,src=$PLACE,dst=/backup" --entrypoint sh "$helper" -c "$@"
 }
 
 cleanup() {
@@ -150,7 +150,7 @@ in_place 'mkdir -- "/backup/$1"' sh "$name.partial" </dev/null 2>/dev/null ||
 partial="$name.partial"
 
 say "wippdb: mongodump --archive from mongodb:27017"
-docker run --rm --network "$network" --mount "type=bind,src=$PLACE,dst=/backup" "$helper" \
+docker_within "$DATA_BOUND_S" run --rm --network "$network" --mount "type=bind,src=$PLACE,dst=/backup" "$helper" \
     mongodump --host mongodb --port 27017 --archive="/backup/$partial/wippdb.archive" >&2 ||
     fail "the dump of wippdb from the mongodb service failed, so nothing was changed"
 
@@ -161,7 +161,7 @@ printf '%s\n' "$SOURCES" | while read -r key source; do
         fail "$key: the volume $source is missing"
     fi
     say "$key: tar of $source"
-    docker run --rm --mount "type=$STORAGE_TYPE,src=$source,dst=/data,readonly" \
+    docker_within "$DATA_BOUND_S" run --rm --mount "type=$STORAGE_TYPE,src=$source,dst=/data,readonly" \
         --mount "type=bind,src=$PLACE,dst=/backup" --entrypoint tar "$helper" \
         -czf "/backup/$partial/$key.tar.gz" -C /data . >&2 ||
         fail "$key: the archive of $source failed, so nothing was changed"

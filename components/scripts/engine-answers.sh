@@ -12,7 +12,7 @@ silent() {
     exit 0
 }
 
-command -v docker >/dev/null 2>&1 || silent "the docker command is not installed on this machine"
+docker_installed || silent "the docker command is not installed on this machine"
 case "$ENDPOINT" in
     unix://*)
         socket=${ENDPOINT#unix://}

@@ -39,7 +39,7 @@ else
 fi
 
 started=$(date +%s)
-if reason=$(docker pull --quiet "$source" 2>&1 >/dev/null); then
+if reason=$(docker_within "$DATA_BOUND_S" pull --quiet "$source" 2>&1 >/dev/null); then
     echo "pull: $HOST_NAME: $source pulled in $(($(date +%s) - started)) s" >&2
 else
     reason=$(printf '%s' "$reason" | tr '\n' ' ')

@@ -42,7 +42,7 @@ has_ipvs() {
 }
 
 # Docker Engine, answering.
-command -v docker >/dev/null 2>&1 || fail "the docker command is missing: install Docker Engine"
+docker_installed || fail "the docker command is missing: install Docker Engine"
 version=$(docker info --format '{{.ServerVersion}}' 2>/dev/null) ||
     fail "Docker Engine does not answer: start it (systemctl start docker) and check this user may use it"
 

@@ -68,7 +68,7 @@ for service in $SERVICES; do
 done
 helper=$(deployed_image mongodb)
 in_backup() {
-    docker run --rm --mount "type=bind,src=$backup,dst=/backup,readonly" --entrypoint sh "$helper" -c "$@"
+    docker_within "$DATA_BOUND_S" run --rm --mount "type=bind,src=$backup,dst=/backup,readonly" --entrypoint sh "$helper" -c "$@"
 }
 in_backup 'cd /backup && sha256sum -c SHA256SUMS' >&2 || fail "$backup does not match its checksums (SHA256SUMS): it is damaged; nothing was changed"
 say "$name: checksums verified"
@@ -109,7 +109,7 @@ printf '%s\n' "$SOURCES" | while read -r key source; do
     if [ "$STORAGE_TYPE" = volume ] && ! docker volume inspect "$source" >/dev/null 2>&1; then
         fail "$key: the volume $source is missing"
     fi
-    docker run --rm --mount "type=$STORAGE_TYPE,src=$source,dst=/data" \
+    docker_within "$DATA_BOUND_S" run --rm --mount "type=$STORAGE_TYPE,src=$source,dst=/data" \
         --mount "type=bind,src=$backup,dst=/backup,readonly" --entrypoint sh "$helper" \
         -c 'find /data -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + && tar -xzf "/backup/$1.tar.gz" -C /data' sh "$key" >&2 ||
         fail "$key: putting $source back failed; the services stay stopped: run this again"
@@ -121,7 +121,7 @@ start mongodb
 network=$(docker service inspect --format '{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}' mongodb)
 network=${network%% *}
 waited=$(date +%s)
-until docker run --rm --network "$network" --mount "type=bind,src=$backup,dst=/backup,readonly" "$helper" \
+until docker_within "$DATA_BOUND_S" run --rm --network "$network" --mount "type=bind,src=$backup,dst=/backup,readonly" "$helper" \
     mongorestore --host mongodb --port 27017 --drop --archive=/backup/wippdb.archive >&2; do
     # mongod may take a while to accept connections; --drop makes another try start afresh.
     [ $(($(date +%s) - waited)) -lt "$TIMEOUT_S" ] ||

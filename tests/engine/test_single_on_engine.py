@@ -243,10 +243,14 @@ def test_an_engine_that_does_not_answer_stops_preview_and_up_with_the_programs_m
         fresh.set_config(on_private_engine(manager, **{**BASE, "dockerHost": f"unix://{endpoint}"}))
         for verb in ("preview", "up"):
             started = time.monotonic()
-            failed = fresh.preview(check=False) if verb == "preview" else fresh.up(check=False)
+            if verb == "preview":
+                previewed = fresh.preview(check=False)
+                returncode, text = previewed.returncode, previewed.stdout + previewed.stderr
+            else:
+                upped = fresh.up(check=False)
+                returncode, text = upped.returncode, upped.output
             timings.append(time.monotonic() - started)
-            text = failed.stdout + failed.stderr if verb == "preview" else failed.output
-            assert failed.returncode != 0
+            assert returncode != 0
             assert (
                 f"the Docker Engine of the first manager does not answer at unix://{endpoint} (wipp:dockerHost)" in text
             )

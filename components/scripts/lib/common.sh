@@ -1,6 +1,51 @@
 # Functions every host script may use; `render` puts this text ahead of each script.
 # shellcheck shell=sh
 
+# A step the program runs (components/host_command.py) starts with WIPP_STEP, WIPP_HOST and WIPP_BOUND_S,
+# and runs under `timeout`, which sends TERM once the bound is reached: the step then says which it was.
+if [ -n "${WIPP_STEP:-}" ]; then
+    trap 'echo "$WIPP_STEP on $WIPP_HOST: did not finish within $WIPP_BOUND_S s, so it was ended (what it was doing is above)" >&2; exit 124' TERM
+fi
+# The script's stderr, kept as descriptor 9: the messages below reach it from a call whose stderr is silenced.
+exec 9>&2
+
+# docker ARGS...: Docker's CLI, bounded: an engine that stops answering would keep a call waiting forever.
+# A call that has not returned within DOCKER_ANSWER_S seconds (120 unless the script sets another) is
+# ended and fails, naming the step, the host and the call. Calls whose time grows with the data or the
+# link (a pull, a backup's copy) go through docker_within with a bound of their own.
+docker() {
+    docker_within "${DOCKER_ANSWER_S:-120}" "$@"
+}
+
+# The bound of a docker call whose time grows with the data or the link: a backup's copy, a pull.
+# shellcheck disable=SC2034 # read by the scripts this text is put ahead of
+DATA_BOUND_S=86400
+
+# docker_within SECONDS ARGS...: Docker's CLI, ended after SECONDS (status 124, and a line that says so).
+docker_within() {
+    _bound=$1
+    shift
+    command -v timeout >/dev/null 2>&1 || {
+        echo "${WIPP_HOST:-this host}: the timeout command is missing: install coreutils (or busybox)" >&9
+        return 127
+    }
+    _status=0
+    timeout -k 10 "$_bound" docker "$@" || _status=$?
+    if [ "$_status" -eq 124 ] || [ "$_status" -eq 137 ]; then
+        echo "${WIPP_STEP:-a host step} on ${WIPP_HOST:-this host}: 'docker $1' got no answer from the Docker" \
+            "Engine within $_bound s: is dockerd hung? (systemctl status docker; journalctl -u docker)" >&9
+    fi
+    return "$_status"
+}
+
+# docker_installed: whether Docker's CLI is on PATH (`command -v docker` names the function above).
+docker_installed() {
+    (
+        unset -f docker
+        command -v docker >/dev/null 2>&1
+    )
+}
+
 # as_root COMMAND...: runs COMMAND as root (directly, or with sudo -n).
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
