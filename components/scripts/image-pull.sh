@@ -30,6 +30,30 @@ if [ "$LOGIN" = true ]; then
     fi
 fi
 
+# mirror_answers SOURCE MIRRORS: for each registry mirror (URLs, separated by spaces), what the engine
+# answers when it pulls SOURCE (a Docker Hub image) from that mirror directly, each as
+# "the registry mirror URL answered: ...; ". An image a mirror does serve is left untagged again.
+mirror_answers() {
+    for mirror in $2; do
+        server=${mirror#*://}
+        server=${server%/}
+        path=$(image_repository "$1")
+        path=${path#docker.io/}
+        digest=$(image_digest "$1")
+        if [ -n "$digest" ]; then
+            direct="$server/$path@$digest"
+        else
+            tag=$(image_canonical "$1")
+            direct="$server/$path:${tag##*:}"
+        fi
+        if said=$(docker_within 600 pull --quiet "$direct" 2>&1 >/dev/null); then
+            docker image rm "$direct" >/dev/null 2>&1 || true
+            said="it has the image (the pull failed elsewhere)"
+        fi
+        printf 'the registry mirror %s answered: %s; ' "$mirror" "$(printf '%s' "$said" | tr '\n' ' ' | sed 's/ *$//')"
+    done
+}
+
 # Pull a digest without its tag: the engine keeps it under that digest, which the services name.
 wanted=${PINNED:-$IMAGE}
 if [ -n "$(image_digest "$wanted")" ]; then
@@ -43,11 +67,18 @@ if reason=$(docker_within "$DATA_BOUND_S" pull --quiet "$source" 2>&1 >/dev/null
     echo "pull: $HOST_NAME: $source pulled in $(($(date +%s) - started)) s" >&2
 else
     reason=$(printf '%s' "$reason" | tr '\n' ' ')
-    # A Docker Hub name goes to the engine's mirrors first; one they do not hold falls back to Docker
-    # Hub, and the engine reports only that last answer.
+    # A Docker Hub name goes to the engine's mirrors first; whatever they answered (refused, no such
+    # tag, a full disk), the engine then falls back to Docker Hub and reports only that last answer,
+    # which in a lab that reaches only its mirror is a DNS error. So the engine is asked again, for
+    # the same image from each mirror as a registry of its own: its answer there is the real cause.
     mirrors=$(docker info --format '{{range .RegistryConfig.Mirrors}}{{.}} {{end}}' 2>/dev/null || true)
     case "$(image_repository "$source")" in
-        docker.io/*) [ -z "$mirrors" ] || reason="${reason% } (the engine asked its registry mirrors ${mirrors% } first, then Docker Hub; this is the last answer)" ;;
+        docker.io/*) [ -z "$mirrors" ] || reason="$(mirror_answers "$source" "$mirrors")Docker Hub, asked last, answered: ${reason% }" ;;
+    esac
+    case "$reason" in
+        *"no space left on device"*)
+            root_dir=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker)
+            reason="the disk that holds Docker's data ($root_dir) is full ($(df -Pk "$root_dir" | awk 'NR == 2 { printf "%d", $4 / 1024 }') MB free): ${reason% }" ;;
     esac
     docker image inspect "$source" >/dev/null 2>&1 ||
         fail "cannot pull $source: ${reason% }. Check the image name and tag (wipp:version, wipp:mongoImage, wipp:imageRegistry), the registry, and the free disk at $(docker info --format '{{.DockerRootDir}}' 2>/dev/null); no service was changed."

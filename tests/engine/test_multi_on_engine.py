@@ -22,6 +22,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -341,6 +342,39 @@ def test_destroy_leaves_the_swarm_keeps_the_data_and_up_rebuilds_it(deployed: De
     mongod_log = (cluster.shared / "wippdbvolume" / "standin-mongod.log").read_text()
     assert mongod_log.count("start ") >= 2, "mongodb started again on the same database folder"
     stack.preview("--expect-no-changes")
+
+
+HANG_CHECK_ROUNDS = 20
+
+
+def test_a_worker_that_left_another_swarm_by_force_never_hangs_the_up(
+    deployed: Deployed, report_line: Callable[[str], None]
+) -> None:
+    """CI once hung here: right after wipp-worker-2 had made a swarm of its own and left it by force,
+    `up` printed `preflight-wipp-worker-2 creating` and then nothing for 900 s. The same sequence,
+    over and over: every `up` (the preflight on every host, the worker's run afresh each time) ends,
+    passed or failed, and a failure names the host."""
+    cluster, stack = deployed.cluster, deployed.stack
+    worker = cluster.host("wipp-worker-2")
+    stack.destroy()
+    took: list[float] = []
+    try:
+        for round_ in range(HANG_CHECK_ROUNDS):
+            worker.run(["docker", "swarm", "init", "--advertise-addr", worker.address])
+            worker.run(["docker", "swarm", "leave", "--force"])
+            started = time.monotonic()
+            up = stack.on_stack(
+                "up", "--yes", "--skip-preview", "--target", "**::preflight*",
+                "--replace", "**::preflight-wipp-worker-2", check=False, timeout=600,
+            )  # fmt: skip
+            took.append(time.monotonic() - started)
+            text = up.stdout + up.stderr
+            assert up.returncode == 0 or "wipp-worker-2" in text, f"round {round_ + 1}:\n{text[-3000:]}"
+            assert "preflight: wipp-worker-2: Docker" in text, f"round {round_ + 1}: the worker's preflight did not run"
+    finally:
+        report_line(f"hang check: {len(took)} of {HANG_CHECK_ROUNDS} ups ended (longest {max(took, default=0):.1f} s)")
+    stack.up()
+    wait_until(lambda: _all_running(cluster), CONVERGE_SECONDS, 1, "four services running again")
 
 
 def test_a_second_manager_is_demoted_before_it_leaves(deployed: Deployed) -> None:

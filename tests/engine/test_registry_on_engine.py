@@ -195,8 +195,11 @@ def test_an_unknown_tag_fails_at_its_pull_with_the_registrys_reason(
     project.set_config(on_private_engine(manager, **{**BASE, "version": "9.9.9-unknown"}))
     try:
         expected = [
-            "pull: wipp-host: cannot pull wipp/wipp_master:9.9.9-unknown: Error response from daemon",
-            f"(the engine asked its registry mirrors http://{os.environ['WIPP_TEST_REGISTRY_ADDR']}:5000/ first",
+            "pull: wipp-host: cannot pull wipp/wipp_master:9.9.9-unknown: ",
+            # The mirror's own answer (the tag it does not have), not only Docker Hub's fallback error.
+            f"the registry mirror http://{os.environ['WIPP_TEST_REGISTRY_ADDR']}:5000/ answered: ",
+            "wipp/wipp_master:9.9.9-unknown not found: manifest unknown",
+            "Docker Hub, asked last, answered: ",
             "no service was changed",
         ]
         _fails_before_any_service_changes(project, manager, expected)
@@ -218,8 +221,16 @@ def test_a_stopped_registry_fails_the_upgrade_before_any_service_changes(
     project.set_config(on_private_engine(manager, **BASE))
     registry.stop_serving()
     try:
+        mirror = f"http://{os.environ['WIPP_TEST_REGISTRY_ADDR']}:5000/"
         _fails_before_any_service_changes(
-            project, manager, ["pull: wipp-host: cannot pull wipp/wipp_master:2.2.0: ", "no service was changed"]
+            project,
+            manager,
+            [
+                "pull: wipp-host: cannot pull wipp/wipp_master:2.2.0: ",
+                f"the registry mirror {mirror} answered: ",  # the mirror that refused, named
+                "connection refused",
+                "no service was changed",
+            ],
         )
     finally:
         registry.serve()
