@@ -9,7 +9,6 @@ installs are stand-ins that answer the version questions as the real binaries do
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from harness import REPO
 from prerequisites import require_root
-from pulumi_cli import PulumiHome, engine_bin
+from pulumi_cli import PulumiHome, engine_bin, pins
 
 # What the script runs besides bash's builtins, and each binary it puts in its folder.
 TOOLS = ("bash", "dirname", "sed", "mktemp", "rm", "timeout", "readlink", "getent", "cut", "mkdir", "ln", "date")
@@ -32,12 +31,7 @@ BINARIES = (
 INSTALL_CLI = "curl -fsSL https://get.pulumi.com | sh -s -- --version {}"
 
 
-def pins(requirements: Path) -> dict[str, str]:
-    """The exact versions a requirements file pins, by package."""
-    return dict(re.findall(r"^([\w-]+)==([\d.]+)", requirements.read_text(), re.MULTILINE))
-
-
-PINS = pins(REPO / "requirements.txt")
+PINS = pins()
 CLI, COMMAND, DOCKER = PINS["pulumi"], PINS["pulumi-command"], PINS["pulumi-docker"]
 
 
@@ -97,9 +91,7 @@ def stand_in_engine(folder: Path, cli: str = CLI, command: str = COMMAND, docker
     return folder
 
 
-def find_engine(
-    checkout: Path, path: list[Path], out: Path, **env: str
-) -> subprocess.CompletedProcess[str]:
+def find_engine(checkout: Path, path: list[Path], out: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """`bash .ci/engine OUT` in the copy, with only `path` on PATH and a HOME of its own."""
     home = out.parent / "home"
     home.mkdir(exist_ok=True)
@@ -117,9 +109,7 @@ def links(out: Path) -> dict[str, Path]:
     return {p.name: p.resolve() for p in sorted(out.iterdir())}
 
 
-def test_a_prebuilt_engine_on_path_is_used_and_named(
-    checkout: Path, tools: Path, tmp_path: Path
-) -> None:
+def test_a_prebuilt_engine_on_path_is_used_and_named(checkout: Path, tools: Path, tmp_path: Path) -> None:
     """The engine CI built (WIPP_PULUMI_BIN), copied into a folder on PATH as an installed one is:
     the script links that folder's binaries, says so, and the tests' PulumiHome installs its plugins."""
     prebuilt = tmp_path / "prebuilt"
@@ -297,7 +287,9 @@ def test_a_build_of_other_versions_is_refused(checkout: Path, tools: Path, tmp_p
     )
 
 
-def test_ci_run_with_no_engine_stops_at_once_naming_what_is_missing(checkout: Path, tools: Path, tmp_path: Path) -> None:
+def test_ci_run_with_no_engine_stops_at_once_naming_what_is_missing(
+    checkout: Path, tools: Path, tmp_path: Path
+) -> None:
     """`.ci/run` itself: before its venv, its checks or its private engines, it stops on the script's answer."""
     require_root(".ci/run")
     for name in ("id",):  # what .ci/run runs before the engine, besides the script's tools
