@@ -9,6 +9,7 @@ installs are stand-ins that answer the version questions as the real binaries do
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -310,3 +311,56 @@ def test_ci_run_with_no_engine_stops_at_once_naming_what_is_missing(
     assert INSTALL_CLI.format(CLI) in run.stderr
     assert not (checkout / ".ci-venv").exists()
     assert "test worlds" not in run.stdout
+
+
+IN_USE = '''"""Written into a copy of the repository by tests/test_ci_engine.py: the engine the run gives the tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pulumi_cli import PulumiHome, engine_bin
+
+
+def test_the_engine_in_use_is_the_one_on_path(tmp_path: Path) -> None:
+    expected = Path(os.environ["WIPP_TEST_EXPECTED_ENGINE"])
+    assert (engine_bin() / "pulumi").resolve() == expected / "pulumi"
+    assert (engine_bin() / "pulumi-resource-docker").resolve() == expected / "pulumi-resource-docker"
+    home = PulumiHome.create(engine_bin(), tmp_path / "home")
+    assert home.run(["plugin", "ls"], cwd=tmp_path).returncode == 0
+'''
+
+
+def test_ci_run_with_a_prebuilt_engine_on_path_and_no_shared_runs_the_tests_with_it(
+    checkout: Path, tmp_path: Path
+) -> None:
+    """`.ci/run` for real in the copy (a venv, the checks, one test world), CI's engine copied into a
+    folder on PATH, a test selection of one module that checks which engine it was given."""
+    require_root(".ci/run")
+    prebuilt = tmp_path / "prebuilt"
+    prebuilt.mkdir()
+    for name in BINARIES:
+        shutil.copy2(engine_bin() / name, prebuilt / name)
+    (checkout / "tests" / "test_the_engine_in_use.py").write_text(IN_USE)
+    environment = {
+        "PATH": f"{prebuilt}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(tmp_path / "home"),
+        "WIPP_TEST_WORLDS": "1",
+        "WIPP_TEST_EXPECTED_ENGINE": str(prebuilt),
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
+    }
+
+    run = subprocess.run(
+        ["bash", str(checkout / ".ci" / "run"), "tests/test_the_engine_in_use.py"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-6000:]
+    assert f"[ci] Pulumi engine: installed CLI {CLI} at {prebuilt}/pulumi " in run.stderr, output[-6000:]
+    assert "built from" not in output
+    assert re.search(r"^=+ 1 passed", run.stdout, re.MULTILINE), run.stdout[-3000:]
