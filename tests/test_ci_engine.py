@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,21 @@ from prerequisites import require_root
 from pulumi_cli import PulumiHome, engine_bin, pins
 
 # What the script runs besides bash's builtins, and each binary it puts in its folder.
-TOOLS = ("bash", "dirname", "sed", "mktemp", "rm", "timeout", "readlink", "getent", "cut", "mkdir", "ln", "date")
+TOOLS = (
+    "bash",
+    "python3",
+    "dirname",
+    "sed",
+    "mktemp",
+    "rm",
+    "timeout",
+    "readlink",
+    "getent",
+    "cut",
+    "mkdir",
+    "ln",
+    "date",
+)
 BINARIES = (
     "pulumi",
     "pulumi-language-python",
@@ -59,7 +74,8 @@ def tools(tmp_path: Path) -> Path:
     folder = tmp_path / "tools"
     folder.mkdir()
     for name in TOOLS:
-        found = shutil.which(name)
+        # python3: the interpreter itself (a PATH's python3 may be a shim that needs more tools)
+        found = os.path.realpath(sys.executable) if name == "python3" else shutil.which(name)
         assert found, f"{name} is not on PATH"
         (folder / name).symlink_to(found)
     return folder
@@ -67,16 +83,19 @@ def tools(tmp_path: Path) -> Path:
 
 def stand_in(folder: Path, name: str, version: str) -> Path:
     """An executable `name` that says it is `version` as the real one does: the CLI to `pulumi version`
-    (`v3.259.0`), the language host and the plugins to `-version` (`v3.259.0`, `1.2.1`, `5.1.0`)."""
+    (`v3.259.0`), the language host to `-version` (`v3.259.0`); a resource plugin knows no such flag,
+    and the CLI asked `pulumi package get-schema PLUGIN` prints the plugin's schema (here the stand-in
+    plugin's answer to `schema`), with its version."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     if name == "pulumi":
-        said, question = f"v{version}", "version"
-    elif name == "pulumi-language-python":
-        said, question = f"v{version}", "-version"
+        answers = f'version) echo v{version}; exit 0 ;;\n    package) [ "$2" = get-schema ] && exec "$3" schema ;;'
+    elif name.startswith("pulumi-resource-"):
+        schema = f'{{"name": "{name.removeprefix("pulumi-resource-")}", "version": "{version}"}}'
+        answers = f"schema) echo '{schema}'; exit 0 ;;"
     else:
-        said, question = version, "-version"
-    path.write_text(f'#!/bin/sh\n[ "$1" = {question} ] && {{ echo {said}; exit 0; }}\necho "asked $*" >&2\nexit 2\n')
+        answers = f"-version) echo v{version}; exit 0 ;;"
+    path.write_text(f'#!/bin/sh\ncase "$1" in\n    {answers}\nesac\necho "asked $*" >&2\nexit 2\n')
     path.chmod(0o755)
     return path
 
