@@ -238,14 +238,26 @@ def test_with_nothing_installed_and_no_sources_it_names_each_missing_piece_and_i
     assert not out.exists()
 
 
-def test_a_cli_without_its_language_host_is_named_missing(checkout: Path, tools: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("removed", "says"),
+    [
+        ("pulumi-language-python", "pulumi-language-python {CLI}, which ships with the CLI (none beside {cli}/pulumi)"),
+        ("pulumi-language-python-exec", "pulumi-language-python-exec, which ships with the CLI (none at {cli}/"),
+    ],
+)
+def test_a_cli_without_its_language_host_is_named_missing(
+    checkout: Path, tools: Path, tmp_path: Path, removed: str, says: str
+) -> None:
+    """The host is looked for beside the CLI, and its exec shim beside the host: the only place the host
+    looks for it."""
     cli = stand_in_engine(tmp_path / "installed")
-    (cli / "pulumi-language-python").unlink()
+    (cli / removed).unlink()
 
     found = find_engine(checkout, [cli, tools], tmp_path / "engine")
 
     assert found.returncode != 0
-    assert f"[ci]   pulumi-language-python {CLI}, which ships with the CLI (none beside {cli}/pulumi)" in found.stderr
+    assert f"[ci]   {says.format(CLI=CLI, cli=cli)}" in found.stderr, found.stderr
+    assert INSTALL_CLI.format(CLI) in found.stderr
 
 
 def fake_sources(folder: Path, versions: dict[str, str]) -> Path:
