@@ -298,6 +298,10 @@ def test_without_an_installed_engine_it_builds_from_the_sources_and_says_so(
 
     assert found.returncode == 0, found.stderr
     assert found.stdout == f"{out}\n"
+    assert (
+        f"[ci] Pulumi engine: not installed (no pulumi-resource-command {COMMAND}, pulumi-resource-docker {DOCKER});"
+        f" building it from {sources}\n"
+    ) in found.stderr
     assert f"[ci] Pulumi engine: built from {sources} in " in found.stderr
     assert "[engine] built" in found.stderr
     assert set(links(out)) == set(BINARIES)
