@@ -230,7 +230,7 @@ def test_with_nothing_installed_and_no_sources_it_names_each_missing_piece_and_i
     assert found.stdout == ""
     missing = [line for line in found.stderr.splitlines() if line.startswith("[ci]   ")]
     assert missing == [
-        f"[ci]   the Pulumi CLI {CLI} and its language host: {INSTALL_CLI.format(CLI)}",
+        f"[ci]   pulumi CLI {CLI} with its language host: {INSTALL_CLI.format(CLI)}",
         f"[ci]   pulumi-resource-command {COMMAND}: pulumi plugin install resource command {COMMAND}",
         f"[ci]   pulumi-resource-docker {DOCKER}: pulumi plugin install resource docker {DOCKER}",
     ], found.stderr
