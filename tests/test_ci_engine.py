@@ -191,6 +191,7 @@ def test_plugins_installed_by_pulumi_plugin_install_are_used(checkout: Path, too
         ({"cli": "3.258.0"}, f"pulumi at {{cli}}/pulumi is 3.258.0; {CLI} is needed"),
         ({"docker": "5.0.0"}, f"pulumi-resource-docker at {{cli}}/pulumi-resource-docker is 5.0.0; {DOCKER} is needed"),
     ],
+    ids=["cli", "docker-plugin"],
 )
 def test_a_wrong_version_on_path_is_refused_naming_both(
     checkout: Path, tools: Path, tmp_path: Path, wrong: dict[str, str], says: str
@@ -244,6 +245,7 @@ def test_with_nothing_installed_and_no_sources_it_names_each_missing_piece_and_i
         ("pulumi-language-python", "pulumi-language-python {CLI}, which ships with the CLI (none beside {cli}/pulumi)"),
         ("pulumi-language-python-exec", "pulumi-language-python-exec, which ships with the CLI (none at {cli}/"),
     ],
+    ids=["host", "exec-shim"],
 )
 def test_a_cli_without_its_language_host_is_named_missing(
     checkout: Path, tools: Path, tmp_path: Path, removed: str, says: str
