@@ -1,9 +1,10 @@
 """The real `pulumi` CLI, with the real providers, running a copy of this project.
 
-`.ci/run` builds the engine from `../shared/engine-src` (the CLI, the Python language host and
-both resource plugins) and exports its folder as WIPP_PULUMI_BIN. Each `PulumiProject` is a
-fresh copy of the program (the files a user has, nothing from the tests) in a temp folder,
-with:
+`.ci/run` exports the folder of the engine (the CLI, the Python language host and both resource
+plugins, at the versions requirements.txt pins) as WIPP_PULUMI_BIN: `.ci/engine` fills it with
+links to the engine installed the usual way, or else with the engine built from
+`../shared/engine-src`. Each `PulumiProject` is a fresh copy of the program (the files a user
+has, nothing from the tests) in a temp folder, with:
 - the plugins installed from that folder into a private PULUMI_HOME (`plugin install --file`),
   so the engine never tries to download one;
 - state in a `file://` backend under the temp folder, secrets with the passphrase provider;
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -31,7 +33,15 @@ from harness import REPO
 from prerequisites import skip_or_fail
 
 PASSPHRASE = "wipp-engine-tests"  # protects only throwaway test state
-PLUGINS = {"command": "1.2.1", "docker": "5.1.0"}  # the versions build.sh makes; requirements.txt pins the same
+
+
+def pins() -> dict[str, str]:
+    """The exact versions requirements.txt pins (`NAME==X.Y.Z`), by package."""
+    return dict(re.findall(r"^([\w-]+)==([\d.]+)", (REPO / "requirements.txt").read_text(), re.MULTILINE))
+
+
+# The plugins' versions: those of their Python packages (.ci/engine checks the binaries are those).
+PLUGINS = {"command": pins()["pulumi-command"], "docker": pins()["pulumi-docker"]}
 PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components")
 
 
@@ -40,8 +50,8 @@ def engine_bin() -> Path:
     folder = os.environ.get("WIPP_PULUMI_BIN", "")
     if not folder or not (Path(folder) / "pulumi").exists():
         skip_or_fail(
-            "no Pulumi engine (WIPP_PULUMI_BIN unset): `bash .ci/run` builds it with "
-            "`bash ../shared/engine-src/build.sh DIR` (cold ~20 min, then cached)"
+            "no Pulumi engine (WIPP_PULUMI_BIN unset): `bash .ci/run` sets it to the folder "
+            "`bash .ci/engine DIR` fills (the installed engine, or one built from ../shared/engine-src)"
         )
     return Path(folder)
 
