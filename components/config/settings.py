@@ -32,6 +32,7 @@ from .. import wipp
 from ..durations import milliseconds
 from ..host_command import HostConnection
 from ..images import RegistryLogin
+from . import machine
 from .forms import (
     Duration,
     Flag,
@@ -308,6 +309,44 @@ class Settings(Keys):
             self._refuse(
                 info, ("sshPrivateKey",), None, missing(f"hosts {remote} are reached over SSH; set it with {set_it}")
             )
+        return self
+
+    @model_validator(mode="after")
+    def every_host_name_resolves_here(self, info: ValidationInfo) -> Self:
+        """A name this machine cannot resolve stops `up` at the first command for that host, after
+        the other hosts were changed: refused now instead."""
+        if not self._valid(info, "hosts"):
+            return self
+        for i, host in enumerate(self.hosts):
+            if host.has_a_name and not machine.ipv4_addresses(host.address):
+                why = (
+                    f"a host name this machine resolves to an IPv4 address ({host.address} does not resolve here "
+                    f"within {machine.LOOKUP_SECONDS:g} s, so neither SSH nor Docker would reach {host.name}); "
+                    "correct the name, add it to DNS or to this machine's /etc/hosts, or write the host's IPv4 address"
+                )
+                self._refuse(info, ("hosts", i, "address"), host.address, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def a_local_host_has_an_address_of_this_machine(self, info: ValidationInfo) -> Self:
+        """A `local: true` host is this machine: its swarm listens on and advertises `address`, which
+        `docker swarm init` refuses unless it is one of this machine's (after the firewall rules went
+        in). With wipp:dockerHost on tcp:// or ssh://, the engine is elsewhere: not checked."""
+        if not self._valid(info, "hosts", "docker_host") or not (self.docker_host or "unix://").startswith("unix://"):
+            return self
+        for i, host in enumerate(self.hosts):
+            if not host.local:
+                continue
+            addresses = machine.ipv4_addresses(host.address) if host.has_a_name else [host.address]
+            if not addresses or any(machine.is_this_machines_address(a) for a in addresses):
+                continue  # a name that does not resolve is refused by every_host_name_resolves_here
+            seen = f"{host.address} resolves to {', '.join(addresses)}" if host.has_a_name else host.address
+            why = (
+                f"an address of this machine, since local: true runs {host.name}'s commands here and its swarm "
+                f"listens on that address ({seen}, none of this machine's addresses, which `ip -4 addr` lists); "
+                "set this machine's own address, or set local: false to reach that host over SSH"
+            )
+            self._refuse(info, ("hosts", i, "address"), host.address, expected(why))
         return self
 
     @model_validator(mode="after")
