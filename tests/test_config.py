@@ -12,6 +12,7 @@ from harness import (
     DELETE,
     REPO,
     Deployment,
+    FakeMachine,
     assert_mentions,
     fake_host_key,
     run_program,
@@ -826,3 +827,127 @@ def test_a_swarm_address_pool_reaches_the_swarms_init_and_none_keeps_dockers() -
     assert pool({"swarmAddressPool": "10.128.0.0/16:29"}) == "10.128.0.0/16:29"
     named = [{"name": "wipp-manager", "address": "manager.lab.example", "role": "manager"}]  # a name: not resolved
     assert pool({"hosts": named, "allowedSources": [], "swarmAddressPool": "10.0.0.0/8"}) == "10.0.0.0/8"
+
+
+def written(stack: str, *lines: str) -> str:
+    """`stack`'s shipped stack file with `lines` added under `config:`, as a user types them."""
+    return (REPO / f"Pulumi.{stack}.yaml").read_text() + "".join(f"  {line}\n" for line in lines)
+
+
+# What the Pulumi CLI 3.259 hands the program for a value of the stack file, measured with the CLI
+# (a preview of a program that prints pulumi.Config("wipp").get("version")).
+CLI_HANDS = {"2.10": "2.1", "2.2": "2.2", "2": "2", "'2.10'": "2.10"}
+# (test id, stack, overrides: the value as the CLI hands it, the machine, text the error must contain):
+# what only the stack file as written, or the machine pulumi runs on, shows.
+REFUSED_ON_THIS_MACHINE: list[tuple[str, str, dict[str, Any], FakeMachine, list[str]]] = [
+    *[
+        (f"version-unquoted-{number}", "single", {"version": CLI_HANDS[number]},
+         FakeMachine(stack_file=written("single", f"wipp:version: {number}")),
+         [f"config wipp:version = {shown} is invalid: expected the value in quotes, wipp:version: '{number}' "
+          f"in Pulumi.single.yaml (unquoted, YAML reads {number} as the number {shown})"])
+        for number, shown in (("2.10", "2.1"), ("2.2", "2.2"), ("2", "2"))
+    ],
+    ("mongo-image-unquoted-number", "single", {"mongoImage": "3.4"},
+     FakeMachine(stack_file=written("single", "wipp:mongoImage: 3.40")),
+     ["wipp:mongoImage = 3.4", "wipp:mongoImage: '3.40'", "YAML reads 3.40 as the number 3.4"]),
+    ("network-unquoted-hex", "single", {"network": "16"}, FakeMachine(stack_file=written("single", "wipp:network: 0x10")),
+     ["wipp:network = 16", "wipp:network: '0x10'", "YAML reads 0x10 as the number 16"]),
+    # A form YAML 1.1 (PyYAML) reads as text and the CLI's YAML as a number: what the CLI handed differs.
+    ("registry-user-exponent", "single", {"registryUser": "1000", "registryPassword": "pw"},
+     FakeMachine(stack_file=written("single", "wipp:registryUser: 1e3")),
+     ["wipp:registryUser = '1000'", "wipp:registryUser: '1e3'", "YAML reads 1e3 as '1000'"]),
+    ("host-name-does-not-resolve", "multi",
+     {"hosts": [{"name": "m", "address": "10.20.0.10", "role": "manager"},
+                {"name": "w1", "address": "wrker-1.lab.example", "role": "worker"}], "allowedSources": []},
+     FakeMachine(unresolved=frozenset({"wrker-1.lab.example"})),
+     ["config wipp:hosts[1].address = 'wrker-1.lab.example' is invalid: expected a host name this machine resolves",
+      "does not resolve here within 5 s", "neither SSH nor Docker would reach w1",
+      "add it to DNS or to this machine's /etc/hosts, or write the host's IPv4 address"]),
+    ("local-host-not-this-machine", "single", {"hosts": [{**MANAGER, "address": "10.0.0.71"}]},
+     FakeMachine(local_addresses=frozenset({"127.0.0.1", "10.0.0.7"})),
+     ["config wipp:hosts[0].address = '10.0.0.71' is invalid: expected an address of this machine",
+      "local: true runs m1's commands here", "10.0.0.71, none of this machine's addresses", "ip -4 addr",
+      "set this machine's own address, or set local: false"]),
+    ("local-host-name-not-this-machine", "single", {"hosts": [{**MANAGER, "address": "wipp.lab.example"}]},
+     FakeMachine(local_addresses=frozenset({"127.0.0.1"})),
+     ["wipp:hosts[0].address = 'wipp.lab.example'", f"wipp.lab.example resolves to {FakeMachine.RESOLVED}, none of"]),
+    ("local-host-name-does-not-resolve", "single", {"hosts": [{**MANAGER, "address": "wipp.lab.example"}]},
+     FakeMachine(unresolved=frozenset({"wipp.lab.example"}), local_addresses=frozenset({"127.0.0.1"})),
+     ["wipp:hosts[0].address = 'wipp.lab.example' is invalid: expected a host name this machine resolves"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "stack, overrides, machine, expected",
+    [pytest.param(*case[1:], id=case[0]) for case in REFUSED_ON_THIS_MACHINE],
+)
+def test_what_the_stack_file_as_written_or_this_machine_refuses_is_refused_at_preview(
+    stack: str, overrides: dict[str, Any], machine: FakeMachine, expected: list[str]
+) -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program(stack, overrides, machine=machine)
+    assert_mentions(str(error.value), expected)
+    assert str(error.value).startswith("config wipp:")  # one mistake: no other check was misled
+
+
+@pytest.mark.parametrize(
+    "line, handed",
+    [
+        ("wipp:version: '2.10'", "2.10"),  # quoted, as the README asks
+        ('wipp:version: "2.10"', "2.10"),  # as `pulumi config set wipp:version 2.10` writes it
+        ("wipp:version: 2.2.0", "2.2.0"),  # not a number to YAML
+        ("wipp:webPort: 8080", "8080"),  # a number key may be a number
+        ("wipp:manageFirewall: true", "true"),
+    ],
+)
+def test_a_text_key_in_quotes_or_not_read_as_a_number_is_taken_as_written(line: str, handed: str) -> None:
+    key = line.split(":")[1]
+    deployment = run_program("single", {key: handed}, machine=FakeMachine(stack_file=written("single", line)))
+    if key == "version":
+        assert deployment.outputs["images"]["wipp"].startswith(f"wipp/wipp:{handed}@sha256:")
+
+
+def test_a_version_from_the_environment_is_not_in_the_stack_file_and_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PULUMI_CONFIG_WIPP_VERSION: the program reads it (pulumi.Config), and the stack file says nothing about it.
+    monkeypatch.setenv("PULUMI_CONFIG_WIPP_VERSION", "2.10")
+    deployment = run_program("single", {"version": DELETE}, machine=FakeMachine(stack_file=written("single")))
+    assert deployment.outputs["images"]["wipp"].startswith("wipp/wipp:2.10@sha256:")
+
+
+def test_a_value_refused_anyway_is_not_also_told_to_be_quoted() -> None:
+    # memory: 4096 in quotes would still lack its unit: its own mistake alone is reported.
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("single", {"memory": "4096"}, machine=FakeMachine(stack_file=written("single", "wipp:memory: 4096")))
+    message = str(error.value)
+    assert message.startswith("config wipp:memory = '4096' is invalid: expected a whole positive size")
+    assert "in quotes" not in message
+
+
+def test_the_machines_refusals_come_with_every_other_mistake() -> None:
+    hosts = [{**MANAGER, "address": "10.0.0.71"}, {"name": "w1", "address": "wrker-1.lab.example", "role": "worker"}]
+    machine = FakeMachine(
+        stack_file=written("multi", "wipp:version: 2.10"),
+        unresolved=frozenset({"wrker-1.lab.example"}),
+        local_addresses=frozenset({"127.0.0.1"}),
+    )
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("multi", {"hosts": hosts, "version": "2.1", "memory": "4X", "allowedSources": []}, machine=machine)
+    message = str(error.value)
+    assert message.startswith("4 mistakes in the stack's wipp:* config:")
+    for text in (
+        "wipp:memory = '4X'",
+        "wipp:version = 2.1",
+        "wipp:hosts[0].address = '10.0.0.71'",
+        "wipp:hosts[1].address = 'wrker-1.lab.example'",
+    ):
+        assert text in message
+
+
+def test_a_local_host_with_a_remote_docker_host_is_not_checked_against_this_machine() -> None:
+    # The engine (and its swarm's listen address) is where wipp:dockerHost points, not here.
+    machine = FakeMachine(local_addresses=frozenset({"127.0.0.1"}))
+    overrides = {"hosts": [{**MANAGER, "address": "10.0.0.71"}]}
+    with pytest.raises(pulumi.RunError):
+        run_program("single", overrides, machine=machine)
+    remote = run_program("single", {**overrides, "dockerHost": "tcp://10.0.0.71:2375"}, machine=machine)
+    assert remote.outputs["managerAddress"] == "10.0.0.71"
