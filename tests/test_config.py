@@ -850,7 +850,8 @@ REFUSED_ON_THIS_MACHINE: list[tuple[str, str, dict[str, Any], FakeMachine, list[
     ("mongo-image-unquoted-number", "single", {"mongoImage": "3.4"},
      FakeMachine(stack_file=written("single", "wipp:mongoImage: 3.40")),
      ["wipp:mongoImage = 3.4", "wipp:mongoImage: '3.40'", "YAML reads 3.40 as the number 3.4"]),
-    ("network-unquoted-hex", "single", {"network": "16"}, FakeMachine(stack_file=written("single", "wipp:network: 0x10")),
+    ("network-unquoted-hex", "single", {"network": "16"},
+     FakeMachine(stack_file=written("single", "wipp:network: 0x10")),
      ["wipp:network = 16", "wipp:network: '0x10'", "YAML reads 0x10 as the number 16"]),
     # A form YAML 1.1 (PyYAML) reads as text and the CLI's YAML as a number: what the CLI handed differs.
     ("registry-user-exponent", "single", {"registryUser": "1000", "registryPassword": "pw"},
@@ -917,7 +918,9 @@ def test_a_version_from_the_environment_is_not_in_the_stack_file_and_is_taken(mo
 def test_a_value_refused_anyway_is_not_also_told_to_be_quoted() -> None:
     # memory: 4096 in quotes would still lack its unit: its own mistake alone is reported.
     with pytest.raises(pulumi.RunError) as error:
-        run_program("single", {"memory": "4096"}, machine=FakeMachine(stack_file=written("single", "wipp:memory: 4096")))
+        run_program(
+            "single", {"memory": "4096"}, machine=FakeMachine(stack_file=written("single", "wipp:memory: 4096"))
+        )
     message = str(error.value)
     assert message.startswith("config wipp:memory = '4096' is invalid: expected a whole positive size")
     assert "in quotes" not in message
