@@ -853,10 +853,10 @@ REFUSED_ON_THIS_MACHINE: list[tuple[str, str, dict[str, Any], FakeMachine, list[
     ("network-unquoted-hex", "single", {"network": "16"},
      FakeMachine(stack_file=written("single", "wipp:network: 0x10")),
      ["wipp:network = 16", "wipp:network: '0x10'", "YAML reads 0x10 as the number 16"]),
-    # A form YAML 1.1 (PyYAML) reads as text and the CLI's YAML as a number: what the CLI handed differs.
+    # A number to YAML 1.2 (the CLI's), text to YAML 1.1 (PyYAML): shown as the CLI handed it.
     ("registry-user-exponent", "single", {"registryUser": "1000", "registryPassword": "pw"},
      FakeMachine(stack_file=written("single", "wipp:registryUser: 1e3")),
-     ["wipp:registryUser = '1000'", "wipp:registryUser: '1e3'", "YAML reads 1e3 as '1000'"]),
+     ["wipp:registryUser = '1000'", "wipp:registryUser: '1e3'", "YAML reads 1e3 as the number 1000"]),
     ("host-name-does-not-resolve", "multi",
      {"hosts": [{"name": "m", "address": "10.20.0.10", "role": "manager"},
                 {"name": "w1", "address": "wrker-1.lab.example", "role": "worker"}], "allowedSources": []},
@@ -897,6 +897,7 @@ def test_what_the_stack_file_as_written_or_this_machine_refuses_is_refused_at_pr
         ("wipp:version: '2.10'", "2.10"),  # quoted, as the README asks
         ('wipp:version: "2.10"', "2.10"),  # as `pulumi config set wipp:version 2.10` writes it
         ("wipp:version: 2.2.0", "2.2.0"),  # not a number to YAML
+        ("wipp:version: 2.2.0", "2.3.0"),  # the CLI's value from elsewhere (--config-file): not this file's number
         ("wipp:webPort: 8080", "8080"),  # a number key may be a number
         ("wipp:manageFirewall: true", "true"),
     ],

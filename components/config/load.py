@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any, get_args
 
 import pulumi
@@ -27,6 +28,11 @@ from .forms import expected
 from .settings import Findings, Settings
 
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+# YAML 1.2's core schema's numbers, which the CLI's YAML reads too and PyYAML (YAML 1.1) partly does not.
+_YAML_1_2_NUMBER = re.compile(
+    r"[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|INF))"
+    r"|\.(?:nan|NaN|NAN)"
+)
 
 
 def load_settings(cfg: pulumi.Config | None = None) -> Settings:
@@ -85,10 +91,9 @@ def _raw_values(cfg: pulumi.Config, findings: Findings) -> dict[str, Any]:
 
 def _numbers_written_for_text(raw: dict[str, Any]) -> dict[str, tuple[str, ErrorDetails]]:
     """Each text key (an image tag, an image, a name) that the stack file holds as a plain YAML
-    scalar that is a number, or that the CLI handed on as other text than the file's: `wipp:version:
-    2.10` is the number 2.1 to YAML, and the CLI passes "2.1". Keyed by the key: what the file says,
-    and the mistake. A value from `pulumi config set` is written quoted, and one from the
-    environment is not in the file: neither is refused."""
+    number: `wipp:version: 2.10` is the number 2.1 to YAML, and the CLI hands the program "2.1".
+    Keyed by the key: what the file says, and the mistake. A value from `pulumi config set` is
+    written quoted, and one from the environment is not in the file: neither is refused."""
     in_file = _stack_file_scalars()
     found: dict[str, tuple[str, ErrorDetails]] = {}
     for key, handed in raw.items():
@@ -96,16 +101,15 @@ def _numbers_written_for_text(raw: dict[str, Any]) -> dict[str, tuple[str, Error
         if not isinstance(handed, str) or node is None or node.style is not None or not _is_text_key(key):
             continue
         written = node.value
-        if node.tag in _NUMBER_TAGS:
-            read_as = yaml.safe_load(written)
-        elif written != handed:
+        if node.tag in _NUMBER_TAGS:  # a number to YAML 1.1 (PyYAML): 2.10, 010, 1_000, 1:20
+            read_as: Any = yaml.safe_load(written)
+        elif _YAML_1_2_NUMBER.fullmatch(written):  # a number to YAML 1.2 only (1e3, 0o17): as the CLI read it
             read_as = handed
         else:
             continue
-        shown = f"the number {json.dumps(read_as)}" if node.tag in _NUMBER_TAGS else repr(handed)
         why = (
             f"the value in quotes, wipp:{key}: {written!r} in Pulumi.{pulumi.get_stack()}.yaml "
-            f"(unquoted, YAML reads {written} as {shown})"
+            f"(unquoted, YAML reads {written} as the number {read_as})"
         )
         error = expected(why)
         found[key] = (
