@@ -872,6 +872,10 @@ REFUSED_ON_THIS_MACHINE: list[tuple[str, str, dict[str, Any], FakeMachine, list[
     ("local-host-name-not-this-machine", "single", {"hosts": [{**MANAGER, "address": "wipp.lab.example"}]},
      FakeMachine(local_addresses=frozenset({"127.0.0.1"})),
      ["wipp:hosts[0].address = 'wipp.lab.example'", f"wipp.lab.example resolves to {FakeMachine.RESOLVED}, none of"]),
+    ("bind-address-not-this-machine", "personal", {"bindAddress": "10.0.0.71"},
+     FakeMachine(local_addresses=frozenset({"127.0.0.1"})),
+     ["config wipp:bindAddress = '10.0.0.71' is invalid: expected an address of this machine, where the ports are "
+      "published (10.0.0.71 is none of its addresses"]),
     ("local-host-name-does-not-resolve", "single", {"hosts": [{**MANAGER, "address": "wipp.lab.example"}]},
      FakeMachine(unresolved=frozenset({"wipp.lab.example"}), local_addresses=frozenset({"127.0.0.1"})),
      ["wipp:hosts[0].address = 'wipp.lab.example' is invalid: expected a host name this machine resolves"]),

@@ -350,6 +350,21 @@ class Settings(Keys):
         return self
 
     @model_validator(mode="after")
+    def a_bind_address_on_a_local_host_is_this_machines(self, info: ValidationInfo) -> Self:
+        """Docker publishes the ports on that address: one the machine does not have fails the `wipp`
+        container's start, at `up`. Checked when the one host is this machine, as for its address."""
+        if not self._valid(info, "bind_address", "hosts", "docker_host") or not self.bind_address:
+            return self
+        here = self.hosts[0].local and (self.docker_host or "unix://").startswith("unix://")
+        if here and len(self.hosts) == 1 and not machine.is_this_machines_address(self.bind_address):
+            why = (
+                f"an address of this machine, where the ports are published ({self.bind_address} is none of its "
+                "addresses, which `ip -4 addr` lists), or empty for every address"
+            )
+            self._refuse(info, ("bindAddress",), self.bind_address, expected(why))
+        return self
+
+    @model_validator(mode="after")
     def named_volumes_only_with_one_host(self, info: ValidationInfo) -> Self:
         if self._valid(info, "hosts", "storage") and self.storage.mode == "volume" and len(self.hosts) > 1:
             why = f"bind with shared folders: named volumes live on one host and {len(self.hosts)} hosts are configured"
