@@ -834,29 +834,30 @@ def written(stack: str, *lines: str) -> str:
     return (REPO / f"Pulumi.{stack}.yaml").read_text() + "".join(f"  {line}\n" for line in lines)
 
 
-# What the Pulumi CLI 3.259 hands the program for a value of the stack file, measured with the CLI
-# (a preview of a program that prints pulumi.Config("wipp").get("version")).
-CLI_HANDS = {"2.10": "2.1", "2.2": "2.2", "2": "2", "'2.10'": "2.10"}
+# What the Pulumi CLI 3.259 hands the program for a plain scalar of the stack file, measured (a preview
+# of a program that prints pulumi.Config("wipp").get(key)): go-yaml's numbers, as Go writes them back.
+# Quoted ('2.10'), or set with `pulumi config set` (which writes "2.10"), the text arrives as written.
+CLI_HANDS = {"2.10": "2.1", "2.2": "2.2", "2": "2", "3.40": "3.4", "0x10": "16", "010": "8", "1e3": "1000",
+             "1_000": "1000", "0o17": "15"}  # fmt: skip
 # (test id, stack, overrides: the value as the CLI hands it, the machine, text the error must contain):
 # what only the stack file as written, or the machine pulumi runs on, shows.
 REFUSED_ON_THIS_MACHINE: list[tuple[str, str, dict[str, Any], FakeMachine, list[str]]] = [
     *[
         (f"version-unquoted-{number}", "single", {"version": CLI_HANDS[number]},
          FakeMachine(stack_file=written("single", f"wipp:version: {number}")),
-         [f"config wipp:version = {shown} is invalid: expected the value in quotes, wipp:version: '{number}' "
-          f"in Pulumi.single.yaml (unquoted, YAML reads {number} as the number {shown})"])
-        for number, shown in (("2.10", "2.1"), ("2.2", "2.2"), ("2", "2"))
+         [f"config wipp:version = {CLI_HANDS[number]} is invalid: expected the value in quotes, wipp:version: "
+          f"'{number}' in Pulumi.single.yaml (unquoted, YAML reads {number} as the number {CLI_HANDS[number]})"])
+        for number in ("2.10", "2.2", "2", "010")
     ],
-    ("mongo-image-unquoted-number", "single", {"mongoImage": "3.4"},
-     FakeMachine(stack_file=written("single", "wipp:mongoImage: 3.40")),
-     ["wipp:mongoImage = 3.4", "wipp:mongoImage: '3.40'", "YAML reads 3.40 as the number 3.4"]),
-    ("network-unquoted-hex", "single", {"network": "16"},
-     FakeMachine(stack_file=written("single", "wipp:network: 0x10")),
-     ["wipp:network = 16", "wipp:network: '0x10'", "YAML reads 0x10 as the number 16"]),
-    # A number to YAML 1.2 (the CLI's), text to YAML 1.1 (PyYAML): shown as the CLI handed it.
-    ("registry-user-exponent", "single", {"registryUser": "1000", "registryPassword": "pw"},
-     FakeMachine(stack_file=written("single", "wipp:registryUser: 1e3")),
-     ["wipp:registryUser = '1000'", "wipp:registryUser: '1e3'", "YAML reads 1e3 as the number 1000"]),
+    *[
+        (f"unquoted-{key}-{number}", "single", {key: CLI_HANDS[number], **more},
+         FakeMachine(stack_file=written("single", f"wipp:{key}: {number}")),
+         [f"config wipp:{key} = {CLI_HANDS[number]} is invalid: expected the value in quotes, wipp:{key}: '{number}'",
+          f"YAML reads {number} as the number {CLI_HANDS[number]}"])
+        for key, number, more in (("mongoImage", "3.40", {}), ("network", "0x10", {}),
+                                  ("registryUser", "1e3", {"registryPassword": "pw"}), ("mongoImage", "1_000", {}),
+                                  ("network", "0o17", {}))
+    ],
     ("host-name-does-not-resolve", "multi",
      {"hosts": [{"name": "m", "address": "10.20.0.10", "role": "manager"},
                 {"name": "w1", "address": "wrker-1.lab.example", "role": "worker"}], "allowedSources": []},
@@ -904,11 +905,13 @@ def test_what_the_stack_file_as_written_or_this_machine_refuses_is_refused_at_pr
         ("wipp:version: 2.2.0", "2.3.0"),  # the CLI's value from elsewhere (--config-file): not this file's number
         ("wipp:webPort: 8080", "8080"),  # a number key may be a number
         ("wipp:manageFirewall: true", "true"),
+        ("wipp:mongoUser: 1000:50", "1000:50"),  # a number to YAML 1.1 (base 60), text to the CLI's YAML
     ],
 )
 def test_a_text_key_in_quotes_or_not_read_as_a_number_is_taken_as_written(line: str, handed: str) -> None:
     key = line.split(":")[1]
-    deployment = run_program("single", {key: handed}, machine=FakeMachine(stack_file=written("single", line)))
+    stack = "multi" if key == "mongoUser" else "single"  # a mongoUser only with shared folders
+    deployment = run_program(stack, {key: handed}, machine=FakeMachine(stack_file=written(stack, line)))
     if key == "version":
         assert deployment.outputs["images"]["wipp"].startswith(f"wipp/wipp:{handed}@sha256:")
 

@@ -27,11 +27,11 @@ from . import machine
 from .forms import expected
 from .settings import Findings, Settings
 
-_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-# YAML 1.2's core schema's numbers, which the CLI's YAML reads too and PyYAML (YAML 1.1) partly does not.
-_YAML_1_2_NUMBER = re.compile(
-    r"[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|INF))"
-    r"|\.(?:nan|NaN|NAN)"
+# The plain YAML scalars the CLI's YAML reader (go-yaml) takes for numbers, as the CLI 3.259 passes
+# them on (measured): 2.10 as 2.1, 12.50 as 12.5, 010 as 8, 09 as 9, 0o17 as 15, 0x10 as 16, 0b101
+# as 5, 1e3 as 1000, +12 as 12, 1_000 as 1000 (its underscores dropped first). 1:20 stays text.
+_CLI_NUMBER = re.compile(
+    r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)"
 )
 
 
@@ -101,22 +101,29 @@ def _numbers_written_for_text(raw: dict[str, Any]) -> dict[str, tuple[str, Error
         if not isinstance(handed, str) or node is None or node.style is not None or not _is_text_key(key):
             continue
         written = node.value
-        if node.tag in _NUMBER_TAGS:  # a number to YAML 1.1 (PyYAML): 2.10, 010, 1_000, 1:20
-            read_as: Any = yaml.safe_load(written)
-        elif _YAML_1_2_NUMBER.fullmatch(written):  # a number to YAML 1.2 only (1e3, 0o17): as the CLI read it
-            read_as = handed
-        else:
+        if not _CLI_NUMBER.fullmatch(written.replace("_", "")):
             continue
         why = (
             f"the value in quotes, wipp:{key}: {written!r} in Pulumi.{pulumi.get_stack()}.yaml "
-            f"(unquoted, YAML reads {written} as the number {read_as})"
+            f"(unquoted, YAML reads {written} as the number {handed})"
         )
         error = expected(why)
         found[key] = (
             written,
-            ErrorDetails(type=error.type, loc=(key,), msg=error.message(), input=read_as, ctx=error.context or {}),
+            ErrorDetails(
+                type=error.type, loc=(key,), msg=error.message(), input=_number(handed), ctx=error.context or {}
+            ),
         )
     return found
+
+
+def _number(text: str) -> Any:
+    """The number the CLI's text stands for (shown unquoted), or the text if it is none."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if isinstance(value, int | float) else text
 
 
 def _stack_file_scalars() -> dict[str, yaml.ScalarNode]:
