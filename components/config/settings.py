@@ -311,6 +311,11 @@ class Settings(Keys):
             )
         return self
 
+    def _runs_here(self, host: Host) -> bool:
+        """Whether `host` is this machine, its Docker Engine included: `local`, and no wipp:dockerHost
+        on tcp:// or ssh:// (an engine elsewhere, whose addresses are its machine's)."""
+        return host.local and (self.docker_host or "unix://").startswith("unix://")
+
     @model_validator(mode="after")
     def every_host_name_resolves_here(self, info: ValidationInfo) -> Self:
         """A name this machine cannot resolve stops `up` at the first command for that host, after
@@ -331,11 +336,11 @@ class Settings(Keys):
     def a_local_host_has_an_address_of_this_machine(self, info: ValidationInfo) -> Self:
         """A `local: true` host is this machine: its swarm listens on and advertises `address`, which
         `docker swarm init` refuses unless it is one of this machine's (after the firewall rules went
-        in). With wipp:dockerHost on tcp:// or ssh://, the engine is elsewhere: not checked."""
-        if not self._valid(info, "hosts", "docker_host") or not (self.docker_host or "unix://").startswith("unix://"):
+        in)."""
+        if not self._valid(info, "hosts", "docker_host"):
             return self
         for i, host in enumerate(self.hosts):
-            if not host.local:
+            if not self._runs_here(host):
                 continue
             addresses = machine.ipv4_addresses(host.address) if host.has_a_name else [host.address]
             if not addresses or any(machine.is_this_machines_address(a) for a in addresses):
@@ -355,8 +360,11 @@ class Settings(Keys):
         container's start, at `up`. Checked when the one host is this machine, as for its address."""
         if not self._valid(info, "bind_address", "hosts", "docker_host") or not self.bind_address:
             return self
-        here = self.hosts[0].local and (self.docker_host or "unix://").startswith("unix://")
-        if here and len(self.hosts) == 1 and not machine.is_this_machines_address(self.bind_address):
+        if (
+            len(self.hosts) == 1
+            and self._runs_here(self.hosts[0])
+            and not machine.is_this_machines_address(self.bind_address)
+        ):
             why = (
                 f"an address of this machine, where the ports are published ({self.bind_address} is none of its "
                 "addresses, which `ip -4 addr` lists), or empty for every address"
