@@ -135,6 +135,7 @@ storage = WippStorage(
         owner=owner,
         previous=previous,
         mongo_user=settings.mongo_user,
+        after=[preflight, *ownership.checked],
     ),
     opts=on_swarm,
 )

@@ -4,7 +4,8 @@ Makes: in volume mode (one host), four `docker:index:Volume`s, retained on destr
 (several hosts), a `<name>-folders-<first manager>` command (scripts/shared-folders.sh) that makes
 the four shared folders and a stamp in each, and a `<name>-check-<host>` command on every other
 host that finds the same stamp, so a host without the shared storage mounted is stopped.
-Depends on: the swarm (through the provider's options) and the hosts' connections. `sources`,
+Depends on: every host's preflight and the ownership check (`after`, for its commands), the swarm
+(the volumes, through the provider's options) and the hosts' connections. `sources`,
 the mount source of each storage key, is known only once all of this is done: the services
 that mount them wait for it.
 """
@@ -45,6 +46,9 @@ class WippStorageArgs:
     # bind mode: wipp:mongoUser. Empty, each host checks that root may change owners in the database
     # folder, as mongo's image does at every start (not on NFS with root_squash).
     mongo_user: str = ""
+    # What must finish first (every host's preflight, the ownership check). A component's depends_on
+    # does not reach its children, so the commands take it themselves.
+    after: list[pulumi.Resource] = field(default_factory=list)
 
 
 class WippStorage(pulumi.ComponentResource):
@@ -104,7 +108,7 @@ class WippStorage(pulumi.ComponentResource):
             args.prepared_on,
             create=script("create"),
             delete=script("delete"),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
         sources = {}
         for key in STORAGE_KEYS:
@@ -145,7 +149,7 @@ class WippStorage(pulumi.ComponentResource):
             args.prepared_on,
             create=script("create"),
             delete=script("delete", args.delete_data_on_destroy),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
         # `create` prints the stamp it wrote into every folder (the stack's tag and a token new at
         # each run, not a secret); each other host checks it finds that stamp, not a local folder.
@@ -181,7 +185,7 @@ class WippStorage(pulumi.ComponentResource):
             host,
             create=script("apply"),
             delete=script("remove"),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._args.after),
         )
 
 

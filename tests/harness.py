@@ -22,6 +22,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.settings import get_root_resource
 
+from components.config import machine as this_machine
 from components.host_command import RUNNER_PATTERN
 from components.scripts import COMMON
 
@@ -95,6 +96,32 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None, fill_host_
     if fill_host_keys and "wipp:hosts" in config:
         config["wipp:hosts"] = _with_host_keys(config["wipp:hosts"])
     return config
+
+
+@dataclass(frozen=True)
+class FakeMachine:
+    """What the config checks read from the machine `pulumi` runs on (`components/config/machine.py`),
+    as a test sets it: the stack file as written (by default the test's config as YAML writes it,
+    every text quoted where YAML would read a number), the host names that do not resolve (every
+    other resolves to `RESOLVED`), and this machine's addresses (by default every address is)."""
+
+    stack_file: str | None = None
+    unresolved: frozenset[str] = frozenset()
+    local_addresses: frozenset[str] | None = None
+
+    RESOLVED = "10.99.0.1"
+
+    def install(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Puts this machine's answers in place of `machine`'s functions; returns those it replaced."""
+        names = ("stack_file_text", "ipv4_addresses", "is_this_machines_address")
+        replaced = {name: getattr(this_machine, name) for name in names}
+        written = self.stack_file if self.stack_file is not None else yaml.safe_dump({"config": config})
+        this_machine.stack_file_text = lambda: written
+        this_machine.ipv4_addresses = lambda name: [] if name in self.unresolved else [self.RESOLVED]
+        this_machine.is_this_machines_address = lambda address: (
+            self.local_addresses is None or address in self.local_addresses
+        )
+        return replaced
 
 
 def _as_config_string(value: Any) -> str:
@@ -269,13 +296,32 @@ def run_program(
     previous: dict[str, Any] | None = None,
     secret_keys: tuple[str, ...] = SECRET_KEYS,
     engine_silence: str = "",
+    machine: FakeMachine = FakeMachine(),
 ) -> Deployment:
     """Runs the program for `stack` under mocks; raises what the program raises.
 
     `record_into` receives the registrations even when the program raises; `secret_keys` are
-    the keys the CLI passes as secrets.
+    the keys the CLI passes as secrets; `machine` is what the program reads from the machine it runs on.
     """
     config = stack_config(stack, overrides, fill_host_keys)
+    replaced = machine.install(config)
+    try:
+        return _run_under_mocks(stack, config, preview, record_into, refusals, previous, secret_keys, engine_silence)
+    finally:
+        for name, function in replaced.items():
+            setattr(this_machine, name, function)
+
+
+def _run_under_mocks(
+    stack: str,
+    config: dict[str, Any],
+    preview: bool,
+    record_into: Deployment | None,
+    refusals: str,
+    previous: dict[str, Any] | None,
+    secret_keys: tuple[str, ...],
+    engine_silence: str,
+) -> Deployment:
     played = WippMocks(refusals, previous, engine_silence)
     monitor = RecordingMonitor(played)
     if record_into is not None:

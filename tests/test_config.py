@@ -12,6 +12,7 @@ from harness import (
     DELETE,
     REPO,
     Deployment,
+    FakeMachine,
     assert_mentions,
     fake_host_key,
     run_program,
@@ -826,3 +827,138 @@ def test_a_swarm_address_pool_reaches_the_swarms_init_and_none_keeps_dockers() -
     assert pool({"swarmAddressPool": "10.128.0.0/16:29"}) == "10.128.0.0/16:29"
     named = [{"name": "wipp-manager", "address": "manager.lab.example", "role": "manager"}]  # a name: not resolved
     assert pool({"hosts": named, "allowedSources": [], "swarmAddressPool": "10.0.0.0/8"}) == "10.0.0.0/8"
+
+
+def written(stack: str, *lines: str) -> str:
+    """`stack`'s shipped stack file with `lines` added under `config:`, as a user types them."""
+    return (REPO / f"Pulumi.{stack}.yaml").read_text() + "".join(f"  {line}\n" for line in lines)
+
+
+# What the Pulumi CLI 3.259 hands the program for a plain scalar of the stack file, measured (a preview
+# of a program that prints pulumi.Config("wipp").get(key)): go-yaml's numbers, as Go writes them back.
+# Quoted ('2.10'), or set with `pulumi config set` (which writes "2.10"), the text arrives as written.
+CLI_HANDS = {"2.10": "2.1", "2.2": "2.2", "2": "2", "3.40": "3.4", "0x10": "16", "010": "8", "1e3": "1000",
+             "1_000": "1000", "0o17": "15"}  # fmt: skip
+# (test id, stack, overrides: the value as the CLI hands it, the machine, text the error must contain):
+# what only the stack file as written, or the machine pulumi runs on, shows.
+REFUSED_ON_THIS_MACHINE: list[tuple[str, str, dict[str, Any], FakeMachine, list[str]]] = [
+    *[
+        (f"version-unquoted-{number}", "single", {"version": CLI_HANDS[number]},
+         FakeMachine(stack_file=written("single", f"wipp:version: {number}")),
+         [f"config wipp:version = {CLI_HANDS[number]} is invalid: expected the value in quotes, wipp:version: "
+          f"'{number}' in Pulumi.single.yaml (unquoted, YAML reads {number} as the number {CLI_HANDS[number]})"])
+        for number in ("2.10", "2.2", "2", "010")
+    ],
+    *[
+        (f"unquoted-{key}-{number}", "single", {key: CLI_HANDS[number], **more},
+         FakeMachine(stack_file=written("single", f"wipp:{key}: {number}")),
+         [f"config wipp:{key} = {CLI_HANDS[number]} is invalid: expected the value in quotes, wipp:{key}: '{number}'",
+          f"YAML reads {number} as the number {CLI_HANDS[number]}"])
+        for key, number, more in (("mongoImage", "3.40", {}), ("network", "0x10", {}),
+                                  ("registryUser", "1e3", {"registryPassword": "pw"}), ("mongoImage", "1_000", {}),
+                                  ("network", "0o17", {}))
+    ],
+    ("host-name-does-not-resolve", "multi",
+     {"hosts": [{"name": "m", "address": "10.20.0.10", "role": "manager"},
+                {"name": "w1", "address": "wrker-1.lab.example", "role": "worker"}], "allowedSources": []},
+     FakeMachine(unresolved=frozenset({"wrker-1.lab.example"})),
+     ["config wipp:hosts[1].address = 'wrker-1.lab.example' is invalid: expected a host name this machine resolves",
+      "does not resolve here within 5 s", "neither SSH nor Docker would reach w1",
+      "add it to DNS or to this machine's /etc/hosts, or write the host's IPv4 address"]),
+    ("local-host-not-this-machine", "single", {"hosts": [{**MANAGER, "address": "10.0.0.71"}]},
+     FakeMachine(local_addresses=frozenset({"127.0.0.1", "10.0.0.7"})),
+     ["config wipp:hosts[0].address = '10.0.0.71' is invalid: expected an address of this machine",
+      "local: true runs m1's commands here", "10.0.0.71, none of this machine's addresses", "ip -4 addr",
+      "set this machine's own address, or set local: false"]),
+    ("local-host-name-not-this-machine", "single", {"hosts": [{**MANAGER, "address": "wipp.lab.example"}]},
+     FakeMachine(local_addresses=frozenset({"127.0.0.1"})),
+     ["wipp:hosts[0].address = 'wipp.lab.example'", f"wipp.lab.example resolves to {FakeMachine.RESOLVED}, none of"]),
+    ("bind-address-not-this-machine", "personal", {"bindAddress": "10.0.0.71"},
+     FakeMachine(local_addresses=frozenset({"127.0.0.1"})),
+     ["config wipp:bindAddress = '10.0.0.71' is invalid: expected an address of this machine, where the ports are "
+      "published (10.0.0.71 is none of its addresses"]),
+    ("local-host-name-does-not-resolve", "single", {"hosts": [{**MANAGER, "address": "wipp.lab.example"}]},
+     FakeMachine(unresolved=frozenset({"wipp.lab.example"}), local_addresses=frozenset({"127.0.0.1"})),
+     ["wipp:hosts[0].address = 'wipp.lab.example' is invalid: expected a host name this machine resolves"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "stack, overrides, machine, expected",
+    [pytest.param(*case[1:], id=case[0]) for case in REFUSED_ON_THIS_MACHINE],
+)
+def test_what_the_stack_file_as_written_or_this_machine_refuses_is_refused_at_preview(
+    stack: str, overrides: dict[str, Any], machine: FakeMachine, expected: list[str]
+) -> None:
+    with pytest.raises(pulumi.RunError) as error:
+        run_program(stack, overrides, machine=machine)
+    assert_mentions(str(error.value), expected)
+    assert str(error.value).startswith("config wipp:")  # one mistake: no other check was misled
+
+
+@pytest.mark.parametrize(
+    "line, handed",
+    [
+        ("wipp:version: '2.10'", "2.10"),  # quoted, as the README asks
+        ('wipp:version: "2.10"', "2.10"),  # as `pulumi config set wipp:version 2.10` writes it
+        ("wipp:version: 2.2.0", "2.2.0"),  # not a number to YAML
+        ("wipp:version: 2.2.0", "2.3.0"),  # the CLI's value from elsewhere (--config-file): not this file's number
+        ("wipp:webPort: 8080", "8080"),  # a number key may be a number
+        ("wipp:manageFirewall: true", "true"),
+        ("wipp:mongoUser: 1000:50", "1000:50"),  # a number to YAML 1.1 (base 60), text to the CLI's YAML
+    ],
+)
+def test_a_text_key_in_quotes_or_not_read_as_a_number_is_taken_as_written(line: str, handed: str) -> None:
+    key = line.split(":")[1]
+    stack = "multi" if key == "mongoUser" else "single"  # a mongoUser only with shared folders
+    deployment = run_program(stack, {key: handed}, machine=FakeMachine(stack_file=written(stack, line)))
+    if key == "version":
+        assert deployment.outputs["images"]["wipp"].startswith(f"wipp/wipp:{handed}@sha256:")
+
+
+def test_a_version_from_the_environment_is_not_in_the_stack_file_and_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PULUMI_CONFIG_WIPP_VERSION: the program reads it (pulumi.Config), and the stack file says nothing about it.
+    monkeypatch.setenv("PULUMI_CONFIG_WIPP_VERSION", "2.10")
+    deployment = run_program("single", {"version": DELETE}, machine=FakeMachine(stack_file=written("single")))
+    assert deployment.outputs["images"]["wipp"].startswith("wipp/wipp:2.10@sha256:")
+
+
+def test_a_value_refused_anyway_is_not_also_told_to_be_quoted() -> None:
+    # memory: 4096 in quotes would still lack its unit: its own mistake alone is reported.
+    with pytest.raises(pulumi.RunError) as error:
+        run_program(
+            "single", {"memory": "4096"}, machine=FakeMachine(stack_file=written("single", "wipp:memory: 4096"))
+        )
+    message = str(error.value)
+    assert message.startswith("config wipp:memory = '4096' is invalid: expected a whole positive size")
+    assert "in quotes" not in message
+
+
+def test_the_machines_refusals_come_with_every_other_mistake() -> None:
+    hosts = [{**MANAGER, "address": "10.0.0.71"}, {"name": "w1", "address": "wrker-1.lab.example", "role": "worker"}]
+    machine = FakeMachine(
+        stack_file=written("multi", "wipp:version: 2.10"),
+        unresolved=frozenset({"wrker-1.lab.example"}),
+        local_addresses=frozenset({"127.0.0.1"}),
+    )
+    with pytest.raises(pulumi.RunError) as error:
+        run_program("multi", {"hosts": hosts, "version": "2.1", "memory": "4X", "allowedSources": []}, machine=machine)
+    message = str(error.value)
+    assert message.startswith("4 mistakes in the stack's wipp:* config:")
+    for text in (
+        "wipp:memory = '4X'",
+        "wipp:version = 2.1",
+        "wipp:hosts[0].address = '10.0.0.71'",
+        "wipp:hosts[1].address = 'wrker-1.lab.example'",
+    ):
+        assert text in message
+
+
+def test_a_local_host_with_a_remote_docker_host_is_not_checked_against_this_machine() -> None:
+    # The engine (and its swarm's listen address) is where wipp:dockerHost points, not here.
+    machine = FakeMachine(local_addresses=frozenset({"127.0.0.1"}))
+    overrides = {"hosts": [{**MANAGER, "address": "10.0.0.71"}]}
+    with pytest.raises(pulumi.RunError):
+        run_program("single", overrides, machine=machine)
+    remote = run_program("single", {**overrides, "dockerHost": "tcp://10.0.0.71:2375"}, machine=machine)
+    assert remote.outputs["managerAddress"] == "10.0.0.71"

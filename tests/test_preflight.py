@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from harness import PREFLIGHT_FINDINGS, run_program, script_variables
+import pytest
+from harness import PREFLIGHT_FINDINGS, Deployment, Registered, run_program, script_variables
 
 from components.scripts import SCRIPTS_DIR
 
@@ -24,6 +25,43 @@ def test_every_host_is_checked_before_anything_changes_on_it() -> None:
     for check in checks.values():  # the checks themselves wait for nothing: they run in parallel
         assert not check_urns & set(check.dependencies)
         assert "delete" not in check.inputs  # a check changes nothing, so there is nothing to undo
+
+
+def _waits_for(deployment: Deployment, resource: Registered) -> set[str]:
+    """Every resource `resource` waits for: its dependencies, its provider's, theirs, and so on."""
+    by_urn = {r.urn: r for r in deployment.resources}
+    found: set[str] = set()
+    ahead = [resource.urn]
+    while ahead:
+        current = by_urn.get(ahead.pop())
+        if current is None:
+            continue
+        provider = [current.provider.rsplit("::", 1)[0]] if current.provider else []
+        for urn in [*current.dependencies, *provider]:
+            if urn not in found:
+                found.add(urn)
+                ahead.append(urn)
+    return found
+
+
+@pytest.mark.parametrize("stack", ["single", "multi", "personal"])
+def test_nothing_changes_on_any_host_before_every_host_s_preflight_passed(stack: str) -> None:
+    # Every command and Docker object, in every component, waits for every host's check (a
+    # component's depends_on does not reach its children: each must take it itself). The one
+    # exception is the ownership check, which reads and changes nothing.
+    deployment = run_program(stack)
+    checks = {r.urn for r in deployment.resources if r.name.startswith("preflight-")}
+    assert checks
+    made = [
+        r
+        for r in deployment.resources
+        if r.type.startswith(("command:", "docker:index/"))
+        and r.urn not in checks
+        and not r.name.startswith("ownership-")
+    ]
+    assert len(made) > 10
+    late = {r.name: sorted(checks - _waits_for(deployment, r)) for r in made if not checks <= _waits_for(deployment, r)}
+    assert late == {}
 
 
 def test_what_each_host_is_checked_for() -> None:

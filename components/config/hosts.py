@@ -72,6 +72,11 @@ class Host(Keys):
     def is_manager(self) -> bool:
         return self.role == "manager"
 
+    @property
+    def has_a_name(self) -> bool:
+        """Whether `address` is a DNS name rather than an IPv4 address."""
+        return not re.fullmatch(r"[0-9.]+", self.address)
+
 
 def check_host_list(hosts: list[Host]) -> list[Host]:
     """Every mistake across the hosts at once: names and addresses repeated, no manager, a second

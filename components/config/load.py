@@ -5,21 +5,34 @@ and stops the program with one report that lists every mistake, each as
 
 where the form is what the check says is expected, or the field's description. A key this
 program does not know is named with the closest known key; a missing one says what to set.
+A text key written in the stack file as a plain YAML number (`wipp:version: 2.10`) is refused:
+the CLI hands the program the number's text (2.1), not what the user wrote.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any, get_args
 
 import pulumi
+import yaml
 from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from . import machine
+from .forms import expected
 from .settings import Findings, Settings
+
+# The plain YAML scalars the CLI's YAML reader (go-yaml) takes for numbers, as the CLI 3.259 passes
+# them on (measured): 2.10 as 2.1, 12.50 as 12.5, 010 as 8, 09 as 9, 0o17 as 15, 0x10 as 16, 0b101
+# as 5, 1e3 as 1000, +12 as 12, 1_000 as 1000 (its underscores dropped first). 1:20 stays text.
+_CLI_NUMBER = re.compile(
+    r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)"
+)
 
 
 def load_settings(cfg: pulumi.Config | None = None) -> Settings:
@@ -27,11 +40,18 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
     cfg = cfg or pulumi.Config("wipp")
     findings = Findings()
     raw = _raw_values(cfg, findings)
+    unquoted = _numbers_written_for_text(raw)
+    raw.update({key: written for key, (written, _) in unquoted.items()})  # its own check reads what was written
     settings = None
     try:
         settings = Settings.model_validate(raw, context={"findings": findings})
     except ValidationError as invalid:  # a key without a default is missing: no check between keys ran
         findings.mistakes += invalid.errors()
+    refused = {tuple(mistake["loc"]) for mistake in findings.mistakes}
+    # Quotes would not mend a value its key refuses anyway (memory: 4096): that mistake alone is shown.
+    for key, (_, mistake) in unquoted.items():
+        if (key,) not in refused:
+            findings.mistakes.append(mistake)
     errors = [_message(mistake) for mistake in findings.mistakes]
     if settings is None or errors:
         listed = f"{len(errors)} mistakes in the stack's wipp:* config:" + "".join(f"\n  - {e}" for e in errors)
@@ -67,6 +87,69 @@ def _raw_values(cfg: pulumi.Config, findings: Findings) -> dict[str, Any]:
         else:
             raw[key] = text
     return raw
+
+
+def _numbers_written_for_text(raw: dict[str, Any]) -> dict[str, tuple[str, ErrorDetails]]:
+    """Each text key (an image tag, an image, a name) that the stack file holds as a plain YAML
+    number: `wipp:version: 2.10` is the number 2.1 to YAML, and the CLI hands the program "2.1".
+    Keyed by the key: what the file says, and the mistake. A value from `pulumi config set` is
+    written quoted, and one from the environment is not in the file: neither is refused."""
+    in_file = _stack_file_scalars()
+    found: dict[str, tuple[str, ErrorDetails]] = {}
+    for key, handed in raw.items():
+        node = in_file.get(key)
+        if not isinstance(handed, str) or node is None or node.style is not None or not _is_text_key(key):
+            continue
+        written = node.value
+        if not _CLI_NUMBER.fullmatch(written.replace("_", "")):
+            continue
+        why = (
+            f"the value in quotes, wipp:{key}: {written!r} in Pulumi.{pulumi.get_stack()}.yaml "
+            f"(unquoted, YAML reads {written} as the number {handed})"
+        )
+        error = expected(why)
+        found[key] = (
+            written,
+            ErrorDetails(
+                type=error.type, loc=(key,), msg=error.message(), input=_number(handed), ctx=error.context or {}
+            ),
+        )
+    return found
+
+
+def _number(text: str) -> Any:
+    """The number the CLI's text stands for (shown unquoted), or the text if it is none."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if isinstance(value, int | float) else text
+
+
+def _stack_file_scalars() -> dict[str, yaml.ScalarNode]:
+    """The stack file's single `wipp:*` values as YAML nodes (the text as written, and whether it
+    was quoted), by key; none when there is no file, or one PyYAML cannot read."""
+    text = machine.stack_file_text()
+    try:
+        document = yaml.compose(text, Loader=yaml.SafeLoader) if text else None
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(document, yaml.MappingNode):
+        return {}
+    config = next((value for key, value in document.value if key.value == "config"), None)
+    if not isinstance(config, yaml.MappingNode):
+        return {}
+    return {
+        key.value.removeprefix("wipp:"): value
+        for key, value in config.value
+        if isinstance(key, yaml.ScalarNode) and key.value.startswith("wipp:") and isinstance(value, yaml.ScalarNode)
+    }
+
+
+def _is_text_key(key: str) -> bool:
+    """A key whose value is text (a tag, a name, a duration), not a number or a flag."""
+    field = next((info for info in Settings.model_fields.values() if info.alias == key), None)
+    return field is not None and field.annotation not in (int, bool)
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -32,6 +32,7 @@ from .. import wipp
 from ..durations import milliseconds
 from ..host_command import HostConnection
 from ..images import RegistryLogin
+from . import machine
 from .forms import (
     Duration,
     Flag,
@@ -308,6 +309,67 @@ class Settings(Keys):
             self._refuse(
                 info, ("sshPrivateKey",), None, missing(f"hosts {remote} are reached over SSH; set it with {set_it}")
             )
+        return self
+
+    def _runs_here(self, host: Host) -> bool:
+        """Whether `host` is this machine, its Docker Engine included: `local`, and no wipp:dockerHost
+        on tcp:// or ssh:// (an engine elsewhere, whose addresses are its machine's)."""
+        return host.local and (self.docker_host or "unix://").startswith("unix://")
+
+    @model_validator(mode="after")
+    def every_host_name_resolves_here(self, info: ValidationInfo) -> Self:
+        """A name this machine cannot resolve stops `up` at the first command for that host, after
+        the other hosts were changed: refused now instead."""
+        if not self._valid(info, "hosts"):
+            return self
+        for i, host in enumerate(self.hosts):
+            if host.has_a_name and not machine.ipv4_addresses(host.address):
+                why = (
+                    f"a host name this machine resolves to an IPv4 address ({host.address} does not resolve here "
+                    f"within {machine.LOOKUP_SECONDS:g} s, so neither SSH nor Docker would reach {host.name}); "
+                    "correct the name, add it to DNS or to this machine's /etc/hosts, or write the host's IPv4 address"
+                )
+                self._refuse(info, ("hosts", i, "address"), host.address, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def a_local_host_has_an_address_of_this_machine(self, info: ValidationInfo) -> Self:
+        """A `local: true` host is this machine: its swarm listens on and advertises `address`, which
+        `docker swarm init` refuses unless it is one of this machine's (after the firewall rules went
+        in)."""
+        if not self._valid(info, "hosts", "docker_host"):
+            return self
+        for i, host in enumerate(self.hosts):
+            if not self._runs_here(host):
+                continue
+            addresses = machine.ipv4_addresses(host.address) if host.has_a_name else [host.address]
+            if not addresses or any(machine.is_this_machines_address(a) for a in addresses):
+                continue  # a name that does not resolve is refused by every_host_name_resolves_here
+            seen = f"{host.address} resolves to {', '.join(addresses)}" if host.has_a_name else host.address
+            why = (
+                f"an address of this machine, since local: true runs {host.name}'s commands here and its swarm "
+                f"listens on that address ({seen}, none of this machine's addresses, which `ip -4 addr` lists); "
+                "set this machine's own address, or set local: false to reach that host over SSH"
+            )
+            self._refuse(info, ("hosts", i, "address"), host.address, expected(why))
+        return self
+
+    @model_validator(mode="after")
+    def a_bind_address_on_a_local_host_is_this_machines(self, info: ValidationInfo) -> Self:
+        """Docker publishes the ports on that address: one the machine does not have fails the `wipp`
+        container's start, at `up`. Checked when the one host is this machine, as for its address."""
+        if not self._valid(info, "bind_address", "hosts", "docker_host") or not self.bind_address:
+            return self
+        if (
+            len(self.hosts) == 1
+            and self._runs_here(self.hosts[0])
+            and not machine.is_this_machines_address(self.bind_address)
+        ):
+            why = (
+                f"an address of this machine, where the ports are published ({self.bind_address} is none of its "
+                "addresses, which `ip -4 addr` lists), or empty for every address"
+            )
+            self._refuse(info, ("bindAddress",), self.bind_address, expected(why))
         return self
 
     @model_validator(mode="after")

@@ -217,12 +217,22 @@ def test_bad_config_stops_preview_with_the_programs_message_and_creates_nothing(
     fresh: PulumiProject, manager: EngineHost, swarm: str
 ) -> None:
     # `swarm`: the engine is a swarm manager, so that it can answer which services there are.
-    fresh.set_config(on_private_engine(manager, **{**BASE, "memory": "4 gigabytes", "webPort": 80800}))
+    config = on_private_engine(manager, **{**BASE, "memory": "4 gigabytes", "webPort": 80800})
+    # A local host at an address the manager's namespace, where pulumi runs, does not have (a typo).
+    config["hosts"] = [{**config["hosts"][0], "address": "10.123.45.67"}]
+    fresh.set_config(config)
+    # The version as a user might type it, unquoted: YAML's number 2.1, which the CLI hands on as "2.1".
+    stack_file = fresh.stack_file.read_text()
+    assert "wipp:version: 2.2.0\n" in stack_file
+    fresh.stack_file.write_text(stack_file.replace("wipp:version: 2.2.0\n", "wipp:version: 2.10\n"))
     preview = fresh.preview(check=False)
     assert preview.returncode != 0
     text = preview.stdout + preview.stderr
+    assert "4 mistakes in the stack's wipp:* config:" in text
     assert "wipp:memory" in text and "4 gigabytes" in text and "size[g|G|m|M|k|K]" in text
     assert "wipp:webPort" in text and "80800" in text
+    assert "config wipp:version = 2.1 is invalid: expected the value in quotes, wipp:version: '2.10'" in text
+    assert "config wipp:hosts[0].address = '10.123.45.67' is invalid: expected an address of this machine" in text
     up = fresh.up(check=False)
     assert up.returncode != 0
     assert not set(SERVICE_NAMES) & set(manager.engine.services())
