@@ -16,15 +16,19 @@ from components.network import OverlayNetwork, OverlayNetworkArgs
 from components.ownership import StackOwnership, StackOwnershipArgs
 from components.preflight import HostCheck, Preflight, PreflightArgs
 from components.services import WippServices, WippServicesArgs
-from components.storage import WippStorage, WippStorageArgs, previous_storage
-from components.swarm import Swarm, SwarmArgs, SwarmMember
+from components.storage import WippStorage, WippStorageArgs, previous_outputs
+from components.swarm import Swarm, SwarmArgs, SwarmMember, observed_node_id, swarm_generation
 from components.wipp import SERVICE_NAMES
 
 settings = load_settings()
 # Read before any resource is registered: the engine is not writing this stack's state yet.
-previous = previous_storage()  # this stack's last storage: to name a place that moves
+last_outputs = previous_outputs()  # this stack's last outputs: its storage (to name a place that moves), its swarm
+previous = last_outputs.get("storage")
 owner = f"{pulumi.get_project()}/{settings.stack}"  # the label value on what this stack creates
 manager = settings.first_manager
+# A first manager whose recorded swarm is gone (a new host at its address) gets swarm-init again (local only).
+observed_node = observed_node_id(settings.connection(manager))
+generation, lost_node = swarm_generation(last_outputs, manager.name, observed_node)
 others = [h for h in settings.hosts if h is not manager]
 
 # Nothing this stack uses may belong to another stack on the same engine (refused at preview on a
@@ -105,6 +109,9 @@ swarm = Swarm(
         address_pool=settings.swarm_address_pool,
         firewalls=dict(firewalls),
         after=[preflight],
+        generation=generation,
+        lost_node=lost_node,
+        observed_node=observed_node or "",
     ),
 )
 
@@ -191,3 +198,5 @@ pulumi.export(
 )
 pulumi.export("storage", {"mode": storage.mount_type, "sources": storage.sources})
 pulumi.export("preflight", preflight.summary)
+if generation:
+    pulumi.export("swarmGeneration", generation)

@@ -166,8 +166,9 @@ class WippMocks(pulumi.runtime.Mocks):
     outputs from its last update, as the engine's readStackOutputs gives them.
     """
 
-    def __init__(self, refusals: str = "", previous: dict[str, Any] | None = None) -> None:
+    def __init__(self, refusals: str = "", previous: dict[str, Any] | None = None, swarm_state: str = "") -> None:
         self.refusals = refusals
+        self.swarm_state = swarm_state  # what swarm-state.sh prints at preview ("active <id>", "inactive ")
         self.previous = previous or {}
         self.invokes: list[pulumi.runtime.MockCallArgs] = []
 
@@ -198,7 +199,10 @@ class WippMocks(pulumi.runtime.Mocks):
         if args.token == "pulumi:pulumi:readStackOutputs":
             return {"name": args.args["name"], "outputs": self.previous, "secretOutputNames": []}, []
         if args.token == "command:local:run":
-            return {"stdout": self.refusals if "stack-ownership" in args.args.get("command", "") else ""}, []
+            script = args.args.get("command", "")
+            if "stack-ownership" in script:
+                return {"stdout": self.refusals}, []
+            return {"stdout": self.swarm_state if "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}" in script else ""}, []
         return {}, []
 
 
@@ -258,6 +262,7 @@ def run_program(
     refusals: str = "",
     previous: dict[str, Any] | None = None,
     secret_keys: tuple[str, ...] = SECRET_KEYS,
+    swarm_state: str = "",
 ) -> Deployment:
     """Runs the program for `stack` under mocks; raises what the program raises.
 
@@ -265,7 +270,7 @@ def run_program(
     the keys the CLI passes as secrets.
     """
     config = stack_config(stack, overrides, fill_host_keys)
-    played = WippMocks(refusals, previous)
+    played = WippMocks(refusals, previous, swarm_state)
     monitor = RecordingMonitor(played)
     if record_into is not None:
         monitor.deployment = record_into
