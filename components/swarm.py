@@ -128,10 +128,12 @@ class Swarm(pulumi.ComponentResource):
             now = f"node {args.observed_node}" if args.observed_node else "in no swarm"
             pulumi.log.warn(
                 f"swarm-init: {manager.host_name} ({manager.address}) is no longer the swarm node this stack "
-                f"recorded ({args.lost_node}; it is {now} now): swarm-init runs again and makes a new swarm there "
-                "(or keeps the one it is a manager of). The network, volumes and services the state records were on "
-                "the old swarm: once this `up` is done, `pulumi up --refresh` forgets them and makes them again "
-                "(README: A lost first manager).",
+                f"recorded ({args.lost_node}; it is {now} now): swarm-init runs again (swarm generation "
+                f"{args.generation}) and makes a new swarm there, or keeps the one it is a manager of. The network, "
+                "volumes and services the state records were on the old swarm, and a service that is gone cannot be "
+                f"replaced: run `pulumi up --target '**swarm-init-{manager.host_name}'` first (it changes nothing "
+                "else), then `pulumi up --refresh`, which forgets them and makes them again (README: A lost first "
+                "manager).",
                 resource=self,
             )
         generation = {"SWARM_GENERATION": str(args.generation)} if args.generation else {}
