@@ -18,20 +18,24 @@ from components.network import OverlayNetwork, OverlayNetworkArgs
 from components.ownership import StackOwnership, StackOwnershipArgs
 from components.preflight import HostCheck, Preflight, PreflightArgs
 from components.services import WippServices, WippServicesArgs
-from components.storage import WippStorage, WippStorageArgs, previous_storage
-from components.swarm import Swarm, SwarmArgs, SwarmMember
+from components.storage import WippStorage, WippStorageArgs, previous_outputs
+from components.swarm import Swarm, SwarmArgs, SwarmMember, observed_node_id, swarm_generation
 from components.wipp import SERVICE_NAMES
 
 end_quietly_when_cancelled()  # a cancelled run ends without a KeyboardInterrupt traceback
 settings = load_settings()
 # Read before any resource is registered: the engine is not writing this stack's state yet.
-previous = previous_storage()  # this stack's last storage: to name a place that moves
+last_outputs = previous_outputs()  # this stack's last outputs: its storage (to name a place that moves), its swarm
+previous = last_outputs.get("storage")
 owner = f"{pulumi.get_project()}/{settings.stack}"  # the label value on what this stack creates
 manager = settings.first_manager
-others = [h for h in settings.hosts if h is not manager]
-
 # A local first manager's engine answers, or the program says so before the Docker provider fails.
 refuse_a_silent_engine(settings.docker_provider_host, set_by_key=bool(settings.docker_host), local=manager.local)
+# A first manager whose recorded swarm is gone (a new host at its address) gets swarm-init again (local only).
+observed_node = observed_node_id(settings.connection(manager))
+generation, lost_node = swarm_generation(last_outputs, manager.name, observed_node)
+others = [h for h in settings.hosts if h is not manager]
+
 # Nothing this stack uses may belong to another stack on the same engine (refused at preview on a
 # local first manager, else first at `up`, before anything changes).
 ownership = StackOwnership(
@@ -110,6 +114,9 @@ swarm = Swarm(
         address_pool=settings.swarm_address_pool,
         firewalls=dict(firewalls),
         after=[preflight],
+        generation=generation,
+        lost_node=lost_node,
+        observed_node=observed_node or "",
     ),
 )
 
@@ -197,3 +204,5 @@ pulumi.export(
 )
 pulumi.export("storage", {"mode": storage.mount_type, "sources": storage.sources})
 pulumi.export("preflight", preflight.summary)
+if generation:
+    pulumi.export("swarmGeneration", generation)

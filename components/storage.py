@@ -199,13 +199,14 @@ def _once(ready: pulumi.Output[list[str]], value: str) -> pulumi.Output[str]:
 READ_OUTPUTS_TRIES = 3
 
 
-def previous_storage() -> Any:
-    """The `storage` output of this stack's last update, read from its state at preview and `up` alike
-    (the engine's own `readStackOutputs`, which registers nothing: no refresh sees it change).
+def previous_outputs() -> dict[str, Any]:
+    """This stack's outputs from its last update, read from its state at preview and `up` alike (the
+    engine's own `readStackOutputs`, which registers nothing: no refresh sees it change); {} for a new stack.
 
     Called first thing in the program, before any resource is registered, so that the engine is
     not writing the state yet; a read that still meets a state file being written is tried again,
-    and if it never succeeds the run goes on with a warning that a rename would not be announced."""
+    and if it never succeeds the run goes on with a warning: a renamed place is not announced, and a
+    lost first manager is not noticed, in this run."""
     me = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     failure = ""
     for attempt in range(READ_OUTPUTS_TRIES):
@@ -215,11 +216,18 @@ def previous_storage() -> Any:
             failure = str(error)
             time.sleep(0.5 * (attempt + 1))
             continue
-        return (found.value or {}).get("outputs", {}).get("storage")
+        outputs = (found.value or {}).get("outputs")
+        return dict(outputs) if isinstance(outputs, dict) else {}
     pulumi.log.warn(
-        f"could not read this stack's last outputs ({failure}): a renamed volume or folder is not announced in this run"
+        f"could not read this stack's last outputs ({failure}): a renamed volume or folder is not announced, and a"
+        " first manager that lost its swarm is not noticed, in this run"
     )
-    return None
+    return {}
+
+
+def previous_storage() -> Any:
+    """The `storage` output of this stack's last update, or None (see `previous_outputs`)."""
+    return previous_outputs().get("storage")
 
 
 def _rename_notice(key: str, old_mode: str, old: str, mode: str, new: str) -> str:

@@ -197,9 +197,16 @@ class WippMocks(pulumi.runtime.Mocks):
     stack's outputs from its last update, as the engine's readStackOutputs gives them.
     """
 
-    def __init__(self, refusals: str = "", previous: dict[str, Any] | None = None, engine_silence: str = "") -> None:
+    def __init__(
+        self,
+        refusals: str = "",
+        previous: dict[str, Any] | None = None,
+        engine_silence: str = "",
+        swarm_state: str = "",
+    ) -> None:
         self.refusals = refusals
         self.engine_silence = engine_silence
+        self.swarm_state = swarm_state  # what swarm-state.sh prints at preview ("active <id>", "inactive ")
         self.previous = previous or {}
         self.invokes: list[pulumi.runtime.MockCallArgs] = []
 
@@ -235,7 +242,7 @@ class WippMocks(pulumi.runtime.Mocks):
                 return {"stdout": self.refusals}, []
             if "engine-answers" in script:
                 return {"stdout": self.engine_silence}, []
-            return {"stdout": ""}, []
+            return {"stdout": self.swarm_state if "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}" in script else ""}, []
         return {}, []
 
 
@@ -297,6 +304,7 @@ def run_program(
     secret_keys: tuple[str, ...] = SECRET_KEYS,
     engine_silence: str = "",
     machine: FakeMachine = FakeMachine(),
+    swarm_state: str = "",
 ) -> Deployment:
     """Runs the program for `stack` under mocks; raises what the program raises.
 
@@ -306,7 +314,8 @@ def run_program(
     config = stack_config(stack, overrides, fill_host_keys)
     replaced = machine.install(config)
     try:
-        return _run_under_mocks(stack, config, preview, record_into, refusals, previous, secret_keys, engine_silence)
+        played = WippMocks(refusals, previous, engine_silence, swarm_state)
+        return _run_under_mocks(stack, config, preview, record_into, played, secret_keys)
     finally:
         for name, function in replaced.items():
             setattr(this_machine, name, function)
@@ -317,12 +326,9 @@ def _run_under_mocks(
     config: dict[str, Any],
     preview: bool,
     record_into: Deployment | None,
-    refusals: str,
-    previous: dict[str, Any] | None,
+    played: WippMocks,
     secret_keys: tuple[str, ...],
-    engine_silence: str,
 ) -> Deployment:
-    played = WippMocks(refusals, previous, engine_silence)
     monitor = RecordingMonitor(played)
     if record_into is not None:
         monitor.deployment = record_into

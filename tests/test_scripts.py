@@ -40,6 +40,7 @@ def test_every_script_is_shipped() -> None:
         "swarm-join.sh",
         "swarm-leave.sh",
         "swarm-roles.sh",
+        "swarm-state.sh",
         "swarm-token.sh",
         "web-answers.sh",
         "wipp-handover.sh",
@@ -156,7 +157,11 @@ def _run_with_stubs(text: str, script: str, tmp_path: Path) -> tuple[subprocess.
     return result, log.read_text().splitlines()
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+# Scripts with no input variable (only DOCKER_HOST, when set), which change nothing: no unset case.
+WITHOUT_INPUTS = {"swarm-state.sh"}
+
+
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if s not in WITHOUT_INPUTS])
 def test_an_unset_variable_stops_the_script_before_it_changes_anything(script: str, tmp_path: Path) -> None:
     assert "\nset -eu\n" in (SCRIPTS_DIR / script).read_text()
     text, unset = _rendered_without(script, tmp_path)
@@ -166,7 +171,7 @@ def test_an_unset_variable_stops_the_script_before_it_changes_anything(script: s
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("script", [s for s in SCRIPTS if UNSET[s][3]])
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if s not in WITHOUT_INPUTS and UNSET[s][3]])
 def test_without_strict_mode_the_same_script_would_go_on(script: str, tmp_path: Path) -> None:
     """The control for the test above: the strict mode is what stops these scripts."""
     text, _ = _rendered_without(script, tmp_path)
@@ -177,6 +182,34 @@ def test_without_strict_mode_the_same_script_would_go_on(script: str, tmp_path: 
         assert result.returncode == 0, result.stderr
     else:
         assert [call for call in calls if call.startswith(went_on)], calls
+
+
+@pytest.mark.parametrize(
+    ("docker_says", "printed"),
+    [
+        ("echo 'active abc123'", "active abc123"),
+        ("echo 'inactive '", "inactive"),
+        ("echo 'Cannot connect to the Docker daemon' >&2; exit 1", "unknown"),
+    ],
+)
+def test_swarm_state_prints_the_state_and_node_or_unknown(docker_says: str, printed: str, tmp_path: Path) -> None:
+    """What `observed_node_id` reads (components/swarm.py); strict mode, and nothing but `docker info` run."""
+    assert "\nset -eu\n" in (SCRIPTS_DIR / "swarm-state.sh").read_text()
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    log = tmp_path / "calls.log"
+    (stubs / "docker").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\n{docker_says}\n')
+    (stubs / "docker").chmod(0o755)
+    result = subprocess.run(
+        ["sh", "-c", render("swarm-state.sh", "unix:///tmp/x.sock")],
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{stubs}:/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == printed
+    assert log.read_text().splitlines() == ["info --format {{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}"]
 
 
 def test_values_reach_the_script_exactly_as_given(tmp_path: Path) -> None:

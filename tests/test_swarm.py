@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from harness import Deployment, fake_host_key, run_program, script_variables, ssh_options
+
+from components.swarm import swarm_generation
 
 
 def _urns(deployment: Deployment, *names: str) -> set[str]:
@@ -143,3 +148,78 @@ def test_the_docker_provider_accepts_only_the_managers_key() -> None:
     assert f"KnownHostsCommand=/bin/echo [10.20.0.10]:2222 {fake_host_key('10.20.0.10')}" in ssh_options(on_port)
     local = run_program("single").named("swarm-manager")
     assert ssh_options(local) == []
+
+
+# -- a lost first manager (README: A lost first manager) -------------------------------------------
+
+RECORDED = {"nodes": [{"name": "wipp-host", "address": "10.0.0.5", "role": "manager", "nodeId": "node-old"}]}
+
+
+def _init(deployment: Deployment) -> dict[str, str]:
+    return script_variables(deployment.named("swarm-init-wipp-host").inputs["create"])
+
+
+def test_a_first_manager_still_in_its_recorded_swarm_changes_nothing() -> None:
+    deployment = run_program("single", previous=RECORDED, swarm_state="active node-old")
+    assert "SWARM_GENERATION" not in _init(deployment)
+    # The swarm state is read on the local first manager, at preview as at `up`, with swarm-state.sh.
+    reads = [i for i in deployment.invokes if i.token == "command:local:run" and "Swarm.NodeID" in i.args["command"]]
+    assert len(reads) == 1 and "DOCKER_HOST" not in reads[0].args["command"].split("\n", 1)[0]
+
+
+def test_a_first_manager_in_no_swarm_gets_swarm_init_again() -> None:
+    deployment = run_program("single", previous=RECORDED, swarm_state="inactive ")
+    assert _init(deployment)["SWARM_GENERATION"] == "1"
+    assert deployment.outputs["swarmGeneration"] == 1
+
+
+@pytest.mark.parametrize(
+    ("previous", "state", "generation"),
+    [
+        (RECORDED, "active node-new", 1),  # another swarm (made by hand, or a new host's own): a new generation
+        ({**RECORDED, "swarmGeneration": 1}, "active node-old", 1),  # recorded after a rebuild: stays
+        ({**RECORDED, "swarmGeneration": 2}, "inactive ", 3),  # lost again
+        (RECORDED, "unknown", 0),  # the engine does not answer: nothing is guessed (the preflight stops the up)
+        (RECORDED, "pending node-old", 0),  # a swarm state in between: nothing is guessed
+        ({}, "inactive ", 0),  # a new stack: nothing recorded to lose
+        ({"nodes": [{"name": "other-host", "nodeId": "node-old"}]}, "inactive ", 0),  # first manager not recorded
+        ({**RECORDED, "swarmGeneration": "2"}, "active node-old", 0),  # not a generation: ignored
+    ],
+)
+def test_the_swarm_generation_rises_only_when_the_recorded_swarm_is_gone(
+    previous: dict[str, Any], state: str, generation: int
+) -> None:
+    deployment = run_program("single", previous=previous, swarm_state=state)
+    assert _init(deployment).get("SWARM_GENERATION", "0") == str(generation)
+    if generation:  # (the mocks' root resource keeps an earlier run's exports: only a present one is checked)
+        assert deployment.outputs["swarmGeneration"] == generation
+
+
+def test_after_the_rebuild_the_next_run_computes_the_same_script_so_nothing_flips_back() -> None:
+    lost = run_program("single", previous=RECORDED, swarm_state="inactive ")
+    # What that `up` records: the new node ID (swarm-init's stdout) and the generation.
+    recorded = {"nodes": lost.outputs["nodes"], "swarmGeneration": lost.outputs["swarmGeneration"]}
+    new_node = recorded["nodes"][0]["nodeId"]
+    after = run_program("single", previous=recorded, swarm_state=f"active {new_node}")
+    assert after.named("swarm-init-wipp-host").inputs["create"] == lost.named("swarm-init-wipp-host").inputs["create"]
+    assert after.outputs["swarmGeneration"] == 1
+
+
+def test_a_remote_first_manager_is_not_read_at_preview() -> None:
+    previous = {"nodes": [{"name": "wipp-manager", "nodeId": "node-old"}]}
+    deployment = run_program("multi", previous=previous, swarm_state="inactive ")
+    assert "SWARM_GENERATION" not in _init_named(deployment, "swarm-init-wipp-manager")
+    assert not [i for i in deployment.invokes if i.token == "command:local:run" and "Swarm.NodeID" in i.args["command"]]
+
+
+def _init_named(deployment: Deployment, name: str) -> dict[str, str]:
+    return script_variables(deployment.named(name).inputs["create"])
+
+
+def test_the_decision_alone() -> None:
+    assert swarm_generation(RECORDED, "wipp-host", "") == (1, "node-old")
+    assert swarm_generation(RECORDED, "wipp-host", "node-old") == (0, "")
+    assert swarm_generation(RECORDED, "wipp-host", None) == (0, "")
+    assert swarm_generation(None, "wipp-host", "") == (0, "")
+    assert swarm_generation({"nodes": "broken"}, "wipp-host", "") == (0, "")
+    assert swarm_generation({**RECORDED, "swarmGeneration": 2.0}, "wipp-host", "node-old") == (2, "")

@@ -14,7 +14,7 @@
 # Input variables: STACK, PLACE, STORAGE_TYPE (volume or bind), SOURCES (lines "<key> <volume
 # or folder>" for wippdata, pegasusdb, pegasusdata), WIPP_CONTAINER (true: the wipp workload
 # is a container), TIMEOUT_S, INTERVAL_S (how long each service may take, how often to look).
-# Argument: the backup's folder name in PLACE.
+# Argument: the backup's folder name in PLACE, or `latest`: this stack's newest complete backup.
 # shellcheck disable=SC2016  # the helper containers' `sh -c` scripts expand their own arguments
 set -eu
 
@@ -38,6 +38,17 @@ if [ -z "$name" ]; then
         if [ -f "$folder/SHA256SUMS" ]; then echo "${folder##*/}"; fi
     done
     exit 2
+fi
+if [ "$name" = latest ]; then
+    name=
+    for folder in "$PLACE/wipp-$STACK-"*; do  # the UTC time in the names sorts them, oldest first
+        case "${folder##*/}" in *.partial) continue ;; esac
+        if [ -f "$folder/SHA256SUMS" ] && grep -qx "stack=$STACK" "$folder/MANIFEST" 2>/dev/null; then
+            name=${folder##*/}
+        fi
+    done
+    [ -n "$name" ] || fail "there is no backup of the stack $STACK in $PLACE"
+    say "the newest backup of the stack $STACK: $name"
 fi
 case "$name" in
     "wipp-$STACK-"*) ;;

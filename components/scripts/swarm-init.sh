@@ -5,8 +5,11 @@
 # ADDRESS_POOL (wipp:swarmAddressPool, NETWORK[:LENGTH]) goes to a new swarm's
 # --default-addr-pool and --default-addr-pool-mask-length; a swarm that is already
 # there keeps its pool (Docker sets it at init only), and a different one is said.
+# SWARM_GENERATION (optional) is set only once the program found the swarm this stack recorded
+# gone from this host (a new host at the same address, a swarm left by hand): its new value makes
+# Pulumi run this script again, which makes a new swarm here (components/swarm.py).
 # Input variables: ADVERTISE_ADDR (IP or resolvable host name), ADDRESS_POOL (may be empty:
-# Docker's default pool).
+# Docker's default pool), SWARM_GENERATION (optional).
 # Output (stdout): this node's swarm node ID, nothing else.
 set -eu
 
@@ -18,6 +21,9 @@ if [ -n "$ADDRESS_POOL" ]; then
 fi
 
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+if [ -n "${SWARM_GENERATION:-}" ]; then
+    echo "swarm-init: swarm generation $SWARM_GENERATION of this stack (the swarm it recorded before is gone); this node is '$state'" >&2
+fi
 case "$state" in
     active)
         echo "swarm-init: this node is already in a swarm; leaving it as it is" >&2 ;;

@@ -38,13 +38,70 @@ def _answers(engine: Engine, dockerd: subprocess.Popen[bytes], log: Path) -> boo
     return True
 
 
+class IsolatedEngine:
+    """The air-gapped host's dockerd, which a test may also stop and start again on a new, empty
+    data-root (`new_disk`): the same address and socket, as a new host that took a lost one's place."""
+
+    def __init__(self, root: Path, netns: str) -> None:
+        self.root, self.netns = root, netns
+        self.engine = Engine(f"unix://{root / 'docker.sock'}", f"/run/netns/{netns}")
+        self.host = EngineHost(self.engine, ADDRESS)
+        self.disks = 0
+        self.dockerd: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.disks += 1
+        log = self.root / "dockerd.log"
+        # nsenter execs dockerd: the PID is its own.
+        self.dockerd = subprocess.Popen(
+            [
+                *("nsenter", f"--net=/run/netns/{self.netns}", "dockerd"),
+                *(f"--data-root={self.root / f'data-{self.disks}'}", f"--exec-root={self.root / 'exec'}"),
+                *(f"--pidfile={self.root / 'docker.pid'}", f"--host={self.engine.docker_host}", "--log-level=warn"),
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env={"PATH": PATH},
+        )
+        started = self.dockerd
+        wait_until(lambda: _answers(self.engine, started, log), 60, 0.5, "the air-gapped dockerd answers")
+
+    def stop(self) -> None:
+        """dockerd stopped by its PID, what it left ended by PID, its mounts unmounted (its data-root stays)."""
+        if self.dockerd is not None and self.dockerd.poll() is None:
+            self.dockerd.send_signal(signal.SIGTERM)
+            try:
+                self.dockerd.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.dockerd.kill()
+                self.dockerd.wait(timeout=10)
+        _end_leftovers(self.root)
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+        for mount in sorted((m for m in mounts if m.startswith(str(self.root))), reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
+
+    def new_disk(self) -> None:
+        """The host's disk lost: dockerd stopped, then started on a new, empty data-root (no swarm, no
+        volumes, no images), at the same address and socket."""
+        self.stop()
+        (self.root / "docker.sock").unlink(missing_ok=True)
+        self.start()
+
+
 @contextmanager
 def isolated_engine() -> Iterator[EngineHost]:
     """The air-gapped host for the block; all of it gone after (also when start-up fails)."""
+    with replaceable_engine() as made:
+        yield made.host
+
+
+@contextmanager
+def replaceable_engine() -> Iterator[IsolatedEngine]:
+    """The air-gapped host, with its dockerd's control (`new_disk`); all of it gone after."""
     # A short folder: the socket's path must fit in a unix socket address.
     root = Path(tempfile.mkdtemp(prefix="wipp-airgap.", dir="/tmp"))
     netns = f"wair-{unique_suffix()}"
-    dockerd: subprocess.Popen[bytes] | None = None
+    made = IsolatedEngine(root, netns)
     try:
         subprocess.run(["ip", "netns", "add", netns], check=True, timeout=30)
         for command in (
@@ -55,34 +112,10 @@ def isolated_engine() -> Iterator[EngineHost]:
             ["link", "set", "eth0", "up"],
         ):
             subprocess.run(["ip", "-n", netns, *command], check=True, capture_output=True, timeout=30)
-        log = root / "dockerd.log"
-        engine = Engine(f"unix://{root / 'docker.sock'}", f"/run/netns/{netns}")
-        # nsenter execs dockerd: the PID is its own.
-        dockerd = subprocess.Popen(
-            [
-                *("nsenter", f"--net=/run/netns/{netns}", "dockerd"),
-                *(f"--data-root={root / 'data'}", f"--exec-root={root / 'exec'}"),
-                *(f"--pidfile={root / 'docker.pid'}", f"--host={engine.docker_host}", "--log-level=warn"),
-            ],
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            env={"PATH": PATH},
-        )
-        started = dockerd
-        wait_until(lambda: _answers(engine, started, log), 60, 0.5, "the air-gapped dockerd answers")
-        yield EngineHost(engine, ADDRESS)
+        made.start()
+        yield made
     finally:
-        if dockerd is not None and dockerd.poll() is None:
-            dockerd.send_signal(signal.SIGTERM)
-            try:
-                dockerd.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                dockerd.kill()
-                dockerd.wait(timeout=10)
-        _end_leftovers(root)
-        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
-        for mount in sorted((m for m in mounts if m.startswith(str(root))), reverse=True):
-            subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
+        made.stop()
         subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=30)
         shutil.rmtree(root, ignore_errors=True)
 
