@@ -43,8 +43,12 @@ has_ipvs() {
 
 # Docker Engine, answering.
 docker_installed || fail "the docker command is missing: install Docker Engine"
-version=$(docker info --format '{{.ServerVersion}}' 2>/dev/null) ||
-    fail "Docker Engine does not answer: start it (systemctl start docker) and check this user may use it"
+if ! version=$(docker info --format '{{.ServerVersion}}' 2>/dev/null); then
+    said=$(docker info --format '{{.ServerVersion}}' 2>&1 | grep -v '^$' | tail -n 1 || true)
+    fail "Docker Engine does not answer here (docker info: ${said:-no answer}): check that it runs" \
+        "(systemctl status docker; start it with systemctl start docker) and that $(id -un) may use it" \
+        "(the docker group, or root)"
+fi
 
 # Swarm state: none, this swarm, or another swarm.
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')

@@ -167,7 +167,9 @@ def test_a_host_without_a_running_engine_says_so(manager: EngineHost, worker: En
     missing = EngineHost(type(worker.engine)("unix:///nonexistent/docker.sock", worker.engine.netns), worker.address)
     result = _run(missing, script)
     assert result.returncode == 1
-    assert "preflight: lab-worker: Docker Engine does not answer" in result.stderr
+    assert "preflight: lab-worker: Docker Engine does not answer here (docker info: " in result.stderr
+    assert "/nonexistent/docker.sock" in result.stderr  # docker's own reason, with the endpoint it tried
+    assert "systemctl status docker" in result.stderr and "may use it" in result.stderr
 
 
 def test_the_pulls_need_the_size_of_the_version_held_and_less_free_disk_is_a_warning_or_with_strict_a_stop(
