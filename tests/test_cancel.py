@@ -22,6 +22,9 @@ def _interrupted(handler: bool) -> subprocess.CompletedProcess[str]:
         f"""
         import os, signal, sys, time
         from components.cancel import end_quietly_when_cancelled
+        # Python's own answer to SIGINT, whatever this process inherited (an xdist worker ignores SIGINT,
+        # and so would its children): the state a program starts in under the language host.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         if {handler}:
             end_quietly_when_cancelled()
         sys.stdout.write("registered so far")
