@@ -34,18 +34,17 @@ fi
 # answers when it pulls SOURCE (a Docker Hub image) from that mirror directly, each as
 # "the registry mirror URL answered: ...; ". An image a mirror does serve is left untagged again.
 mirror_answers() {
+    path=$(image_repository "$1")
+    path=${path#docker.io/}
+    if [ -n "$(image_digest "$1")" ]; then
+        reference="@$(image_digest "$1")"
+    else
+        tag=$(image_canonical "$1")
+        reference=":${tag##*:}"
+    fi
     for mirror in $2; do
         server=${mirror#*://}
-        server=${server%/}
-        path=$(image_repository "$1")
-        path=${path#docker.io/}
-        digest=$(image_digest "$1")
-        if [ -n "$digest" ]; then
-            direct="$server/$path@$digest"
-        else
-            tag=$(image_canonical "$1")
-            direct="$server/$path:${tag##*:}"
-        fi
+        direct="${server%/}/$path$reference"
         if said=$(docker_within 600 pull --quiet "$direct" 2>&1 >/dev/null); then
             docker image rm "$direct" >/dev/null 2>&1 || true
             said="it has the image (the pull failed elsewhere)"

@@ -213,3 +213,13 @@ def push_padded(registry: Registry, workdir: Path, images: dict[str, tuple[str, 
         sizes[tag] = padding.stat().st_size
         padding.unlink()  # the registry has it; hundreds of MB not left in pytest's kept temp folders
     return sizes
+
+
+def save_for_air_gap(engine: Engine, tags: list[str], archive: Path) -> list[str]:
+    """Every tag of `tags` but 2.1.0 (mongo, then master, wipp, exec at 2.2.0) pulled onto `engine` and
+    `docker save`d into `archive`, as an administrator carries them to a host that reaches no registry."""
+    wanted = [tag for tag in tags if not tag.endswith(":2.1.0")]
+    for tag in wanted:
+        engine.cli("pull", tag)
+    engine.cli("save", "--output", str(archive), *wanted)
+    return wanted
